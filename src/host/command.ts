@@ -16,6 +16,9 @@ export interface CommandOptions {
   readonly signal?: AbortSignal;
   readonly input?: string;
   readonly env?: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+  /** Called with each chunk as it arrives, for progress on long commands. */
+  readonly onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void;
 }
 
 /**
@@ -35,12 +38,19 @@ export function runCommand(
       env: { ...process.env, ...options.env, LC_ALL: 'C', LANG: 'C' },
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       signal: options.signal,
+      cwd: options.cwd,
     });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      options.onOutput?.(chunk, 'stdout');
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+      options.onOutput?.(chunk, 'stderr');
+    });
     if (options.input !== undefined) child.stdin?.end(options.input);
     const timer = setTimeout(() => {
       timedOut = true;
