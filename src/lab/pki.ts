@@ -1,5 +1,6 @@
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { runChecked } from '../host/command.ts';
 
 /**
@@ -7,7 +8,8 @@ import { runChecked } from '../host/command.ts';
  * server's serving certificate, the control-plane clients' certificates, and
  * each kubelet stand-in's serving and client certificates. Keys are ECDSA
  * P-256 (fast to make on 2 cores). Files are only made once: calling `issue`
- * again for an existing name returns the existing pair.
+ * again for an existing name returns the existing pair. Serials are random, so
+ * certificates can be issued concurrently (a shared serial file would race).
  */
 export interface CertRequest {
   /** File stem: `<dir>/<name>.crt` and `<name>.key`. */
@@ -56,7 +58,20 @@ export async function openLabPki(dir: string): Promise<LabPki> {
     await ecKey(ca.key);
     await runChecked(
       'openssl',
-      ['req', '-x509', '-new', '-key', ca.key, '-sha256', '-days', validDays, '-subj', '/CN=nodewarden-lab-ca', '-out', ca.cert],
+      [
+        'req',
+        '-x509',
+        '-new',
+        '-key',
+        ca.key,
+        '-sha256',
+        '-days',
+        validDays,
+        '-subj',
+        '/CN=nodewarden-lab-ca',
+        '-out',
+        ca.cert,
+      ],
       { timeoutMs },
     );
   }
@@ -64,18 +79,30 @@ export async function openLabPki(dir: string): Promise<LabPki> {
     dir,
     ca,
     async issue(request) {
-      const pair: CertPair = { cert: join(dir, `${request.name}.crt`), key: join(dir, `${request.name}.key`) };
+      const pair: CertPair = {
+        cert: join(dir, `${request.name}.crt`),
+        key: join(dir, `${request.name}.key`),
+      };
       if (await exists(pair.cert)) return pair;
       await ecKey(pair.key);
       const csr = join(dir, `${request.name}.csr`);
       const ext = join(dir, `${request.name}.ext`);
-      const subject = `/CN=${request.commonName}` + (request.organization ? `/O=${request.organization}` : '');
-      await runChecked('openssl', ['req', '-new', '-key', pair.key, '-subj', subject, '-out', csr], { timeoutMs });
+      const subject =
+        `/CN=${request.commonName}` + (request.organization ? `/O=${request.organization}` : '');
+      await runChecked(
+        'openssl',
+        ['req', '-new', '-key', pair.key, '-subj', subject, '-out', csr],
+        { timeoutMs },
+      );
       const san = [
         ...(request.ips ?? []).map((ip) => `IP:${ip}`),
         ...(request.dnsNames ?? []).map((d) => `DNS:${d}`),
       ];
-      const eku = { server: 'serverAuth', client: 'clientAuth', 'server+client': 'serverAuth,clientAuth' }[request.usage];
+      const eku = {
+        server: 'serverAuth',
+        client: 'clientAuth',
+        'server+client': 'serverAuth,clientAuth',
+      }[request.usage];
       await writeFile(
         ext,
         [
@@ -87,7 +114,25 @@ export async function openLabPki(dir: string): Promise<LabPki> {
       );
       await runChecked(
         'openssl',
-        ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-days', validDays, '-sha256', '-extfile', ext, '-out', pair.cert],
+        [
+          'x509',
+          '-req',
+          '-in',
+          csr,
+          '-CA',
+          ca.cert,
+          '-CAkey',
+          ca.key,
+          '-set_serial',
+          `0x${randomBytes(16).toString('hex')}`,
+          '-days',
+          validDays,
+          '-sha256',
+          '-extfile',
+          ext,
+          '-out',
+          pair.cert,
+        ],
         { timeoutMs },
       );
       return pair;
