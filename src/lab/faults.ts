@@ -1,0 +1,464 @@
+import { badInput, NodeWardenError } from '../core/errors.ts';
+import { execCheckedIn, execIn, hasDefaultRoute, ipIn, listLinks, setLink } from './netns.ts';
+import type { LabNodeState, LabState } from './state.ts';
+import {
+  freezeStandin,
+  liveStandinPid,
+  processState,
+  startStandin,
+  stopStandin,
+} from './standin-process.ts';
+import { NODE_INTERFACE, resolveNode, nodeSuffix } from './topology.ts';
+
+/**
+ * Faults the lab injects into one node, each reproducing how a real failure
+ * looks from another node, layer by layer (docs/lab.md has the table):
+ *
+ * - `link-down`: the node's own eth0 goes down inside its namespace — the
+ *   node's stack is dead, as in the seed. The hub-side veth loses carrier,
+ *   the bridge stops forwarding to it, ARP gets no reply and the observers'
+ *   neighbour entry decays to FAILED. (Downing the hub side instead looks the
+ *   same on the wire, but the seed's report blames the node, not the switch.)
+ * - `kubelet-stop`: the stand-in is killed → ECONNREFUSED at L4.
+ * - `kubelet-hang`: SIGSTOP → the kernel still completes TCP handshakes, TLS
+ *   and HTTP time out.
+ * - `block-kubelet-port`: nftables in the node drops tcp dport 10250 → L3 ok,
+ *   L4 timeout.
+ * - `loss <pct>`: nftables drops that share of every frame the node receives
+ *   on eth0 (netdev ingress, so ARP too, like a lossy link).
+ * - `delay <ms>`: netem on the node's eth0, when the kernel has netem.
+ * - `partition <observer,…>`: the node drops every frame (IP and ARP) from
+ *   the named nodes only; everyone else still reaches it.
+ */
+
+export type FaultKind =
+  | 'link-down'
+  | 'kubelet-stop'
+  | 'kubelet-hang'
+  | 'block-kubelet-port'
+  | 'loss'
+  | 'delay'
+  | 'partition';
+
+export const FAULT_KINDS: readonly FaultKind[] = [
+  'link-down',
+  'kubelet-stop',
+  'kubelet-hang',
+  'block-kubelet-port',
+  'loss',
+  'delay',
+  'partition',
+];
+
+export interface PartitionObserver {
+  readonly name: string;
+  readonly ip: string;
+}
+
+export type FaultSpec =
+  | { readonly kind: 'link-down' }
+  | { readonly kind: 'kubelet-stop' }
+  | { readonly kind: 'kubelet-hang' }
+  | { readonly kind: 'block-kubelet-port' }
+  | { readonly kind: 'loss'; readonly percent: number }
+  | { readonly kind: 'delay'; readonly ms: number }
+  | { readonly kind: 'partition'; readonly observers: readonly PartitionObserver[] };
+
+/** A fault as recorded in the lab state. */
+export type ActiveFault = FaultSpec & { readonly since: string };
+
+const usage =
+  'faults: link-down | kubelet-stop | kubelet-hang | block-kubelet-port | loss <1-100> | delay <1-60000 ms> | partition <observer,…>';
+
+function isFaultKind(text: string): text is FaultKind {
+  return (FAULT_KINDS as readonly string[]).includes(text);
+}
+
+export function parseFaultKind(text: string): FaultKind {
+  if (!isFaultKind(text)) throw badInput(`unknown fault "${text}"`, usage);
+  return text;
+}
+
+function wholeNumber(
+  name: string,
+  text: string | undefined,
+  min: number,
+  max: number,
+  example: string,
+): number {
+  const value = Number(text);
+  if (text === undefined || !/^\d+$/.test(text) || value < min || value > max) {
+    throw badInput(
+      `${name} needs a whole number from ${min} to ${max}${text === undefined ? '' : `, not "${text}"`}`,
+      `e.g. nodewarden lab fault <node> ${example}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Parses `<fault> [args]` for `target`. Rules:
+ * - loss takes a percentage 1–100, delay milliseconds 1–60000;
+ * - partition takes a comma list of other lab nodes (name, prefix/suffix or IP),
+ *   never the target itself;
+ * - the other faults take no argument.
+ */
+export function parseFault(
+  args: readonly string[],
+  nodes: readonly PartitionObserver[],
+  target: PartitionObserver,
+): FaultSpec {
+  const [kindText, arg, extra] = args;
+  if (kindText === undefined) throw badInput('which fault?', usage);
+  const kind = parseFaultKind(kindText);
+  const takesArgument = kind === 'loss' || kind === 'delay' || kind === 'partition';
+  if ((takesArgument && extra !== undefined) || (!takesArgument && arg !== undefined)) {
+    throw badInput(
+      `too many arguments for ${kind}: ${args.slice(takesArgument ? 2 : 1).join(' ')}`,
+      usage,
+    );
+  }
+  switch (kind) {
+    case 'link-down':
+    case 'kubelet-stop':
+    case 'kubelet-hang':
+    case 'block-kubelet-port':
+      return { kind };
+    case 'loss':
+      return { kind, percent: wholeNumber('loss', arg, 1, 100, 'loss 30') };
+    case 'delay':
+      return { kind, ms: wholeNumber('delay', arg, 1, 60_000, 'delay 200') };
+    case 'partition': {
+      if (arg === undefined || arg.trim() === '') {
+        throw badInput(
+          'partition needs the observers it cuts off',
+          'e.g. nodewarden lab fault bkqzq partition 85zt7,9f79t',
+        );
+      }
+      const observers = [
+        ...new Set(
+          arg
+            .split(',')
+            .map((q) => q.trim())
+            .filter((q) => q !== ''),
+        ),
+      ].map((q) => resolveNode(nodes, q));
+      if (observers.some((o) => o.name === target.name)) {
+        throw badInput(
+          `partition of ${target.name} cannot name the node itself`,
+          'name the other nodes that lose it',
+        );
+      }
+      const unique = [
+        ...new Map(observers.map((o) => [o.name, { name: o.name, ip: o.ip }])).values(),
+      ];
+      return { kind, observers: unique };
+    }
+  }
+}
+
+/** One line for status output: `loss 30%`, `partition from 85zt7, 9f79t`. */
+export function describeFault(fault: FaultSpec): string {
+  switch (fault.kind) {
+    case 'loss':
+      return `loss ${fault.percent}%`;
+    case 'delay':
+      return `delay ${fault.ms} ms`;
+    case 'partition':
+      return `partition from ${fault.observers.map((o) => nodeSuffix(o.name)).join(', ')}`;
+    case 'link-down':
+    case 'kubelet-stop':
+    case 'kubelet-hang':
+    case 'block-kubelet-port':
+      return fault.kind;
+  }
+}
+
+/**
+ * Faults that cannot be active together on one node. Rules:
+ * - the same fault twice is a conflict (heal it first, then inject anew);
+ * - kubelet-stop and kubelet-hang both act on the one stand-in process.
+ * Returns the active fault that blocks `next`, or null.
+ */
+export function conflictingFault(active: readonly FaultSpec[], next: FaultSpec): FaultSpec | null {
+  const kubelet = new Set<FaultKind>(['kubelet-stop', 'kubelet-hang']);
+  return (
+    active.find((f) => f.kind === next.kind || (kubelet.has(f.kind) && kubelet.has(next.kind))) ??
+    null
+  );
+}
+
+const TABLE = 'nodewarden';
+
+/**
+ * The node's whole nftables ruleset for its firewall faults, as one `nft -f`
+ * transaction: both lab tables are declared, deleted and rebuilt from the
+ * active faults, so injecting and healing are the same idempotent step and a
+ * heal leaves no table behind.
+ */
+export function firewallScript(faults: readonly FaultSpec[], kubeletPort: number): string {
+  const lines = [
+    `table inet ${TABLE}`,
+    `delete table inet ${TABLE}`,
+    `table netdev ${TABLE}`,
+    `delete table netdev ${TABLE}`,
+  ];
+  const ingress = (chain: string, rules: readonly string[]): string =>
+    `  chain ${chain} {\n    type filter hook ingress device "${NODE_INTERFACE}" priority 0; policy accept;\n` +
+    rules.map((r) => `    ${r}\n`).join('') +
+    '  }';
+  const netdev: string[] = [];
+  const inet: string[] = [];
+  for (const fault of faults) {
+    switch (fault.kind) {
+      case 'block-kubelet-port':
+        inet.push(
+          `  chain block_kubelet_port {\n    type filter hook input priority 0; policy accept;\n    tcp dport ${kubeletPort} drop\n  }`,
+        );
+        break;
+      case 'loss':
+        // `numgen random mod 100` yields 0–99, so "< 100" would be out of range: 100 % is a plain drop.
+        netdev.push(
+          ingress('loss', [
+            fault.percent >= 100 ? 'drop' : `numgen random mod 100 < ${fault.percent} drop`,
+          ]),
+        );
+        break;
+      case 'partition': {
+        const set = `{ ${fault.observers.map((o) => o.ip).join(', ')} }`;
+        netdev.push(ingress('partition', [`ip saddr ${set} drop`, `arp saddr ip ${set} drop`]));
+        break;
+      }
+      case 'link-down':
+      case 'kubelet-stop':
+      case 'kubelet-hang':
+      case 'delay':
+        break;
+    }
+  }
+  if (inet.length > 0) lines.push(`table inet ${TABLE} {\n${inet.join('\n')}\n}`);
+  if (netdev.length > 0) lines.push(`table netdev ${TABLE} {\n${netdev.join('\n')}\n}`);
+  return lines.join('\n') + '\n';
+}
+
+async function applyFirewall(node: LabNodeState, faults: readonly FaultSpec[]): Promise<void> {
+  await execCheckedIn(node.namespace, ['nft', '-f', '-'], {
+    input: firewallScript(faults, node.kubelet.port),
+  });
+}
+
+/** Whether tc's complaint means the kernel has no netem qdisc. */
+export function isMissingNetem(stderr: string): boolean {
+  return /qdisc kind is unknown|unknown qdisc|no such file or directory/i.test(stderr);
+}
+
+async function addDelay(node: LabNodeState, ms: number): Promise<void> {
+  const result = await execIn(node.namespace, [
+    'tc',
+    'qdisc',
+    'add',
+    'dev',
+    NODE_INTERFACE,
+    'root',
+    'netem',
+    'delay',
+    `${ms}ms`,
+  ]);
+  if (result.code === 0) return;
+  const why = result.stderr.trim();
+  if (isMissingNetem(why)) {
+    throw new NodeWardenError(
+      'UNSUPPORTED',
+      `the kernel lacks the netem qdisc, so the lab cannot delay packets (tc: ${why})`,
+      {
+        hint: `inject packet loss instead: nodewarden lab fault ${nodeSuffix(node.name)} loss 30 (or load sch_netem on a kernel that has it)`,
+      },
+    );
+  }
+  throw new NodeWardenError(
+    'COMMAND_FAILED',
+    `tc qdisc add netem delay ${ms}ms in ${node.namespace} failed: ${why}`,
+  );
+}
+
+/** Whether eth0 carries a root netem qdisc (`tc -j qdisc show`). */
+async function hasNetem(node: LabNodeState): Promise<boolean> {
+  const { stdout } = await execCheckedIn(node.namespace, [
+    'tc',
+    '-j',
+    'qdisc',
+    'show',
+    'dev',
+    NODE_INTERFACE,
+  ]);
+  const qdiscs = JSON.parse(stdout || '[]') as { kind?: string; root?: boolean }[];
+  return qdiscs.some((q) => q.kind === 'netem');
+}
+
+async function removeDelay(node: LabNodeState): Promise<void> {
+  if (await hasNetem(node)) {
+    await execCheckedIn(node.namespace, ['tc', 'qdisc', 'del', 'dev', NODE_INTERFACE, 'root']);
+  }
+}
+
+async function restoreLink(node: LabNodeState, gateway: string): Promise<void> {
+  await setLink(node.namespace, NODE_INTERFACE, 'up');
+  // Taking eth0 down deleted the routes through it; up brings back only the connected one.
+  if (!(await hasDefaultRoute(node.namespace, gateway))) {
+    await ipIn(node.namespace, [
+      'route',
+      'replace',
+      'default',
+      'via',
+      gateway,
+      'dev',
+      NODE_INTERFACE,
+    ]);
+  }
+}
+
+function withPid(node: LabNodeState, pid: number | null): LabNodeState {
+  return { ...node, kubelet: { ...node.kubelet, pid } };
+}
+
+async function requireStandin(node: LabNodeState): Promise<number> {
+  const pid = await liveStandinPid(node);
+  if (pid === null) {
+    throw new NodeWardenError('CONFLICT', `the kubelet stand-in of ${node.name} is not running`, {
+      hint: `run nodewarden lab heal ${nodeSuffix(node.name)} to restart it first`,
+    });
+  }
+  return pid;
+}
+
+/**
+ * Injects `fault` into `node` and returns the node as the state should now
+ * record it. CONFLICT when it clashes with an active fault.
+ */
+export async function injectFault(
+  node: LabNodeState,
+  fault: FaultSpec,
+  now: Date,
+): Promise<LabNodeState> {
+  const blocking = conflictingFault(node.faults, fault);
+  if (blocking) {
+    throw new NodeWardenError('CONFLICT', `${node.name} already has ${describeFault(blocking)}`, {
+      hint: `heal it first: nodewarden lab heal ${nodeSuffix(node.name)} ${blocking.kind}`,
+    });
+  }
+  let next: LabNodeState = node;
+  switch (fault.kind) {
+    case 'link-down':
+      await setLink(node.namespace, NODE_INTERFACE, 'down');
+      break;
+    case 'kubelet-stop': {
+      const pid = await requireStandin(node);
+      await stopStandin(pid, node.kubelet.pidFile);
+      next = withPid(node, null);
+      break;
+    }
+    case 'kubelet-hang':
+      await freezeStandin(await requireStandin(node), node.kubelet.pidFile, true);
+      break;
+    case 'block-kubelet-port':
+    case 'loss':
+    case 'partition':
+      await applyFirewall(node, [...node.faults, fault]);
+      break;
+    case 'delay':
+      await addDelay(node, fault.ms);
+      break;
+  }
+  return { ...next, faults: [...node.faults, { ...fault, since: now.toISOString() }] };
+}
+
+/** Undoes one active fault; NOT_FOUND when `kind` is not active on the node. */
+export async function healFault(
+  state: LabState,
+  node: LabNodeState,
+  kind: FaultKind,
+): Promise<LabNodeState> {
+  const active = node.faults.find((f) => f.kind === kind);
+  if (!active) {
+    const list = node.faults.map((f) => f.kind).join(', ') || 'none';
+    throw new NodeWardenError(
+      'NOT_FOUND',
+      `${node.name} has no active ${kind} fault (active: ${list})`,
+      {
+        hint: `run nodewarden lab heal ${nodeSuffix(node.name)} to restore every layer`,
+      },
+    );
+  }
+  const rest = node.faults.filter((f) => f !== active);
+  let next: LabNodeState = { ...node, faults: rest };
+  switch (kind) {
+    case 'link-down':
+      await restoreLink(node, state.gateway);
+      break;
+    case 'kubelet-stop':
+      next = withPid(next, await startStandin(node, state.tokenFile));
+      break;
+    case 'kubelet-hang': {
+      const pid = await liveStandinPid(node);
+      if (pid !== null) await freezeStandin(pid, node.kubelet.pidFile, false);
+      else next = withPid(next, await startStandin(node, state.tokenFile));
+      break;
+    }
+    case 'block-kubelet-port':
+    case 'loss':
+    case 'partition':
+      await applyFirewall(node, rest);
+      break;
+    case 'delay':
+      await removeDelay(node);
+      break;
+  }
+  return next;
+}
+
+/**
+ * Restores every layer of a node to the state `lab up` left it in, whatever
+ * the state file says (a fault may have been injected by hand): eth0 up with
+ * its default route, no lab nftables tables, no netem, the stand-in running
+ * and not frozen. Returns the node with no faults and the repairs it made.
+ */
+export async function restoreNode(
+  state: LabState,
+  node: LabNodeState,
+): Promise<{ node: LabNodeState; repaired: string[] }> {
+  const repaired: string[] = [];
+  const eth0 = (await listLinks(node.namespace)).find((l) => l.name === NODE_INTERFACE);
+  if (!eth0) {
+    throw new NodeWardenError(
+      'CONFLICT',
+      `${node.namespace} has no ${NODE_INTERFACE}: the lab is broken beyond healing`,
+      {
+        hint: 'run nodewarden lab down, then lab up',
+      },
+    );
+  }
+  if (!eth0.up) repaired.push('eth0 up');
+  if (!eth0.up || !(await hasDefaultRoute(node.namespace, state.gateway))) {
+    await restoreLink(node, state.gateway);
+    if (eth0.up) repaired.push('default route');
+  }
+  const ruleset = await execCheckedIn(node.namespace, ['nft', 'list', 'tables']);
+  if (ruleset.stdout.includes(TABLE)) {
+    await applyFirewall(node, []);
+    repaired.push('nftables rules removed');
+  }
+  if (await hasNetem(node)) {
+    await removeDelay(node);
+    repaired.push('netem removed');
+  }
+  let pid = await liveStandinPid(node);
+  if (pid !== null && (await processState(pid)) === 'stopped') {
+    await freezeStandin(pid, node.kubelet.pidFile, false);
+    repaired.push('kubelet stand-in continued (SIGCONT)');
+  }
+  if (pid === null) {
+    pid = await startStandin(node, state.tokenFile);
+    repaired.push(`kubelet stand-in restarted (pid ${pid})`);
+  }
+  return { node: { ...withPid(node, pid), faults: [] }, repaired };
+}

@@ -1,0 +1,513 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describeError, NodeWardenError } from '../core/errors.ts';
+import { runCommand } from '../host/command.ts';
+import {
+  describeFault,
+  healFault,
+  injectFault,
+  parseFault,
+  parseFaultKind,
+  restoreNode,
+  type FaultSpec,
+} from './faults.ts';
+import {
+  addBridge,
+  addNamespace,
+  attachNode,
+  deleteNamespace,
+  deleteRootLink,
+  execIn,
+  listLinks,
+  listNamespaces,
+  namespacePids,
+} from './netns.ts';
+import { openLabPki } from './pki.ts';
+import {
+  isStandin,
+  processArgv,
+  processState,
+  startStandin,
+  terminate,
+  type ProcessState,
+} from './standin-process.ts';
+import {
+  labPaths,
+  readState,
+  removeLabFiles,
+  withLabLock,
+  withNode,
+  writeState,
+  STATE_VERSION,
+  type LabNodeState,
+  type LabState,
+} from './state.ts';
+import { KUBELET_PORT } from './kubelet-standin.ts';
+import {
+  BRIDGE,
+  HUB_NAMESPACE,
+  NAMESPACE_PREFIX,
+  NODE_INTERFACE,
+  nodeSuffix,
+  planLab,
+  resolveNode,
+  type LabPlan,
+} from './topology.ts';
+
+/**
+ * The lab's commands — up, down, status, exec, fault, heal — over the small
+ * modules: topology (the plan), netns (plumbing), state (the record),
+ * standin-process (the kubelet stand-ins) and faults. Each takes the lab
+ * directory and a progress callback; the CLI only parses and prints.
+ */
+
+export interface LabContext {
+  readonly dir: string;
+  readonly progress: (line: string) => void;
+  readonly now?: () => Date;
+}
+
+const now = (ctx: LabContext): Date => (ctx.now ?? (() => new Date()))();
+const seconds = (startedMs: number): string => ((performance.now() - startedMs) / 1000).toFixed(1);
+
+/** The package's own CLI, so `lab exec <node> -- nodewarden …` works without a global install. */
+export const NODEWARDEN_BIN = fileURLToPath(new URL('../../bin/nodewarden.js', import.meta.url));
+
+async function checkTools(): Promise<void> {
+  for (const [tool, args] of [
+    ['ip', ['-V']],
+    ['nft', ['--version']],
+    ['tc', ['-V']],
+    ['openssl', ['version']],
+  ] as const) {
+    await runCommand(tool, args, { timeoutMs: 5_000 });
+  }
+}
+
+async function leftoverNamespaces(): Promise<string[]> {
+  return (await listNamespaces()).filter((n) => n.startsWith(NAMESPACE_PREFIX));
+}
+
+function matchesPlan(state: LabState, plan: LabPlan): boolean {
+  return (
+    state.subnet === plan.subnet &&
+    state.nodes.length === plan.nodes.length &&
+    plan.nodes.every((p, i) => state.nodes[i]?.name === p.name && state.nodes[i]?.ip === p.ip)
+  );
+}
+
+export interface UpResult {
+  readonly state: LabState;
+  /** False when a matching lab was already up and nothing was made. */
+  readonly created: boolean;
+  readonly seconds: number;
+}
+
+/**
+ * Brings the lab up: hub namespace with the bridge and the subnet's `.1`,
+ * one namespace per node joined by a veth pair, a serving certificate and a
+ * kubelet stand-in per node. A lab that already exists is left alone: when
+ * it matches the request this returns `created: false`, otherwise CONFLICT.
+ * A failure part-way removes what was made.
+ */
+export async function labUp(
+  ctx: LabContext,
+  request: { nodes: number; subnet: string },
+): Promise<UpResult> {
+  const started = performance.now();
+  const plan = planLab(request.nodes, request.subnet);
+  return withLabLock(ctx.dir, async () => {
+    const existing = await readState(ctx.dir);
+    const namespaces = await leftoverNamespaces();
+    if (existing) {
+      const complete =
+        existing.phase === 'up' &&
+        existing.nodes.every((n) => namespaces.includes(n.namespace)) &&
+        namespaces.includes(HUB_NAMESPACE);
+      if (complete && matchesPlan(existing, plan)) {
+        ctx.progress(
+          `lab already up: ${existing.nodes.length} nodes on ${existing.subnet} (${ctx.dir})`,
+        );
+        return { state: existing, created: false, seconds: Number(seconds(started)) };
+      }
+      throw new NodeWardenError(
+        'CONFLICT',
+        `a lab already exists in ${ctx.dir} (${existing.nodes.length} nodes on ${existing.subnet}, ${complete ? 'up' : 'incomplete'}) and does not match --nodes ${plan.nodes.length} --subnet ${plan.subnet}`,
+        { hint: 'run nodewarden lab down first, or lab up with the same --nodes and --subnet' },
+      );
+    }
+    if (namespaces.length > 0) {
+      throw new NodeWardenError(
+        'CONFLICT',
+        `lab namespaces exist but ${ctx.dir} holds no lab state: ${namespaces.slice(0, 4).join(', ')}${namespaces.length > 4 ? ', …' : ''}`,
+        {
+          hint: 'a crashed lab or one with another NODEWARDEN_LAB_DIR: run nodewarden lab down to remove them',
+        },
+      );
+    }
+    await checkTools();
+    try {
+      const state = await build(ctx, plan);
+      ctx.progress(
+        `lab up: ${plan.nodes.length} nodes on ${plan.subnet} in ${seconds(started)} s (state ${labPaths(ctx.dir).state})`,
+      );
+      return { state, created: true, seconds: Number(seconds(started)) };
+    } catch (error) {
+      ctx.progress(`lab up failed (${describeError(error)}); removing what was made`);
+      await teardown(ctx.dir);
+      throw error;
+    }
+  });
+}
+
+async function build(ctx: LabContext, plan: LabPlan): Promise<LabState> {
+  const paths = labPaths(ctx.dir);
+  await mkdir(paths.logs, { recursive: true });
+  await mkdir(paths.run, { recursive: true });
+  ctx.progress(`lab dir ${ctx.dir}`);
+
+  let step = performance.now();
+  await writeFile(paths.token, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+  const pki = await openLabPki(paths.pki);
+  const nodes: LabNodeState[] = [];
+  for (const node of plan.nodes) {
+    const suffix = nodeSuffix(node.name);
+    const pair = await pki.issue({
+      name: `kubelet-serving-${suffix}`,
+      commonName: node.name,
+      ips: [node.ip],
+      dnsNames: [node.name],
+      usage: 'server',
+    });
+    nodes.push({
+      ...node,
+      kubelet: {
+        port: KUBELET_PORT,
+        pid: null,
+        pidFile: join(paths.run, `kubelet-${suffix}.pid`),
+        logFile: join(paths.logs, `kubelet-${suffix}.log`),
+        certFile: pair.cert,
+        keyFile: pair.key,
+      },
+      faults: [],
+    });
+  }
+  ctx.progress(
+    `certificates: lab CA and ${nodes.length} kubelet serving certificates in ${seconds(step)} s`,
+  );
+
+  const at = now(ctx).toISOString();
+  let state: LabState = {
+    version: STATE_VERSION,
+    phase: 'building',
+    createdAt: at,
+    updatedAt: at,
+    dir: ctx.dir,
+    subnet: plan.subnet,
+    prefixLength: plan.prefixLength,
+    gateway: plan.gateway,
+    hub: plan.hub,
+    caCert: pki.ca.cert,
+    tokenFile: paths.token,
+    nodes,
+  };
+  await writeState(state);
+
+  step = performance.now();
+  await addNamespace(plan.hub.namespace);
+  await addBridge(plan.hub.namespace, plan.hub.bridge, `${plan.hub.ip}/${plan.prefixLength}`);
+  ctx.progress(
+    `hub ${plan.hub.namespace}: bridge ${plan.hub.bridge} ${plan.hub.ip}/${plan.prefixLength}`,
+  );
+  for (const node of nodes) {
+    await addNamespace(node.namespace);
+    await attachNode({
+      hubNamespace: plan.hub.namespace,
+      bridge: plan.hub.bridge,
+      hubVeth: node.hubVeth,
+      nodeNamespace: node.namespace,
+      nodeInterface: NODE_INTERFACE,
+      address: `${node.ip}/${plan.prefixLength}`,
+      gateway: plan.gateway,
+    });
+    ctx.progress(
+      `node ${node.name} (${node.role}) ${node.ip} in ${node.namespace}, veth ${node.hubVeth} ⇄ ${NODE_INTERFACE}`,
+    );
+  }
+  ctx.progress(`network: ${nodes.length + 1} namespaces in ${seconds(step)} s`);
+
+  step = performance.now();
+  const pids = await Promise.all(
+    nodes.map(async (node) => {
+      const pid = await startStandin(node, paths.token);
+      ctx.progress(
+        `kubelet stand-in ${nodeSuffix(node.name)}: pid ${pid}, https://${node.ip}:${node.kubelet.port}/healthz`,
+      );
+      return pid;
+    }),
+  );
+  state = {
+    ...state,
+    nodes: nodes.map((n, i) => ({ ...n, kubelet: { ...n.kubelet, pid: pids[i] ?? null } })),
+  };
+  await writeState(state);
+  ctx.progress(`kubelet stand-ins: ${pids.length} listening in ${seconds(step)} s`);
+
+  // One ping from the hub to each node proves the bridge forwards before we say "up".
+  const unreachable = (
+    await Promise.all(
+      nodes.map(async (n) => ({
+        n,
+        r: await execIn(plan.hub.namespace, ['ping', '-c', '1', '-W', '2', n.ip]),
+      })),
+    )
+  ).filter(({ r }) => r.code !== 0);
+  if (unreachable.length > 0) {
+    throw new NodeWardenError(
+      'UNAVAILABLE',
+      `the hub cannot ping ${unreachable.map(({ n }) => n.ip).join(', ')} after lab up`,
+      {
+        hint: 'check ip -n nw-hub link for the bridge and veths',
+      },
+    );
+  }
+  state = { ...state, phase: 'up', updatedAt: now(ctx).toISOString() };
+  await writeState(state);
+  return state;
+}
+
+export interface DownResult {
+  readonly processesStopped: number;
+  readonly namespacesDeleted: readonly string[];
+  readonly seconds: number;
+}
+
+/** Pids from pid files in `<dir>/run` whose process still names the lab dir in its argv. */
+async function pidFileProcesses(dir: string): Promise<number[]> {
+  const run = labPaths(dir).run;
+  const files = await readdir(run).catch(() => [] as string[]);
+  const pids: number[] = [];
+  for (const file of files.filter((f) => f.endsWith('.pid'))) {
+    const pid = Number((await readFile(join(run, file), 'utf8').catch(() => '')).trim());
+    if (!Number.isInteger(pid) || pid <= 0) continue;
+    const argv = await processArgv(pid);
+    if (argv?.some((a) => a.startsWith(dir))) pids.push(pid);
+  }
+  return pids;
+}
+
+/**
+ * Stops every lab process and deletes every `nw-` namespace, then the lab's
+ * files. Works from whatever is left: the state file if there is one, pid
+ * files, and `ip netns pids` of each namespace — so a lab whose `up` crashed
+ * half-way is cleaned as well. Running it twice is harmless.
+ */
+async function teardown(dir: string): Promise<DownResult> {
+  const started = performance.now();
+  let state: LabState | null = null;
+  try {
+    state = await readState(dir);
+  } catch (error) {
+    if (!(error instanceof NodeWardenError && error.code === 'CONFLICT')) throw error;
+    // A broken state file: clean from namespaces and pid files alone.
+  }
+  const namespaces = await leftoverNamespaces();
+  const pids = new Set<number>();
+  for (const node of state?.nodes ?? []) {
+    if (node.kubelet.pid !== null && (await isStandin(node.kubelet.pid, node.kubelet.pidFile)))
+      pids.add(node.kubelet.pid);
+  }
+  for (const pid of await pidFileProcesses(dir)) pids.add(pid);
+  for (const namespace of namespaces)
+    for (const pid of await namespacePids(namespace)) pids.add(pid);
+  const all = [...pids];
+  const survivors = await terminate(all, 3_000);
+  if (survivors.length > 0) {
+    throw new NodeWardenError(
+      'UNAVAILABLE',
+      `lab processes survived SIGKILL: ${survivors.join(', ')}`,
+      {
+        hint: `they may be stuck in the kernel (state D): ps -o pid,stat,cmd -p ${survivors.join(',')}`,
+      },
+    );
+  }
+  // Node namespaces first: deleting them destroys their veth pairs, then the hub and its bridge go.
+  const ordered = [
+    ...namespaces.filter((n) => n !== HUB_NAMESPACE),
+    ...namespaces.filter((n) => n === HUB_NAMESPACE),
+  ];
+  for (const namespace of ordered) await deleteNamespace(namespace);
+  // Nothing of the lab is ever made in the root namespace; this only sweeps up after a foreign tool or an old version.
+  for (const link of await listLinks(null)) {
+    if (link.name === BRIDGE || /^nwh-[a-z0-9]{5}$/.test(link.name))
+      await deleteRootLink(link.name);
+  }
+  await removeLabFiles(dir);
+  return {
+    processesStopped: all.length,
+    namespacesDeleted: ordered,
+    seconds: Number(seconds(started)),
+  };
+}
+
+export async function labDown(ctx: LabContext): Promise<DownResult> {
+  const result = await withLabLock(ctx.dir, () => teardown(ctx.dir));
+  const left = await leftoverNamespaces();
+  if (left.length > 0) {
+    throw new NodeWardenError('UNAVAILABLE', `namespaces survived lab down: ${left.join(', ')}`, {
+      hint: 'see ip netns pids <namespace> for processes holding them',
+    });
+  }
+  if (result.processesStopped === 0 && result.namespacesDeleted.length === 0) {
+    ctx.progress(`no lab to remove (dir ${ctx.dir}, no ${NAMESPACE_PREFIX}* namespaces)`);
+  } else {
+    ctx.progress(
+      `lab down: stopped ${result.processesStopped} processes, deleted ${result.namespacesDeleted.length} namespaces, removed ${ctx.dir} in ${result.seconds} s`,
+    );
+  }
+  return result;
+}
+
+export interface NodeStatus {
+  readonly name: string;
+  readonly role: string;
+  readonly namespace: string;
+  readonly ip: string;
+  readonly namespaceExists: boolean;
+  /** The node's eth0: `up`, `down` (link-down), or `missing`. */
+  readonly link: 'up' | 'down' | 'missing';
+  readonly kubelet: { readonly pid: number | null; readonly state: ProcessState | 'not started' };
+  readonly faults: readonly string[];
+}
+
+export interface LabStatus {
+  readonly dir: string;
+  readonly phase: LabState['phase'];
+  readonly createdAt: string;
+  readonly subnet: string;
+  readonly hub: LabState['hub'] & { readonly namespaceExists: boolean };
+  readonly nodes: readonly NodeStatus[];
+}
+
+/** What is running and what is broken, read from the state file and checked against the system. */
+export async function labStatus(ctx: LabContext): Promise<LabStatus> {
+  const state = await readState(ctx.dir);
+  if (!state) {
+    const left = await leftoverNamespaces();
+    throw new NodeWardenError(
+      'NOT_FOUND',
+      `no lab in ${ctx.dir}${left.length ? ` (but ${left.length} ${NAMESPACE_PREFIX}* namespaces exist)` : ''}`,
+      {
+        hint: left.length
+          ? 'run nodewarden lab down to remove them, then lab up'
+          : 'start one: sudo nodewarden lab up',
+      },
+    );
+  }
+  const namespaces = await listNamespaces();
+  const nodes = await Promise.all(
+    state.nodes.map(async (node): Promise<NodeStatus> => {
+      const exists = namespaces.includes(node.namespace);
+      const eth0 = exists
+        ? (await listLinks(node.namespace)).find((l) => l.name === NODE_INTERFACE)
+        : undefined;
+      const pid = node.kubelet.pid;
+      let kubeletState: ProcessState | 'not started' = 'not started';
+      if (pid !== null)
+        kubeletState = (await isStandin(pid, node.kubelet.pidFile))
+          ? await processState(pid)
+          : 'gone';
+      return {
+        name: node.name,
+        role: node.role,
+        namespace: node.namespace,
+        ip: node.ip,
+        namespaceExists: exists,
+        link: eth0 === undefined ? 'missing' : eth0.up ? 'up' : 'down',
+        kubelet: { pid, state: kubeletState },
+        faults: node.faults.map(describeFault),
+      };
+    }),
+  );
+  return {
+    dir: ctx.dir,
+    phase: state.phase,
+    createdAt: state.createdAt,
+    subnet: state.subnet,
+    hub: { ...state.hub, namespaceExists: namespaces.includes(state.hub.namespace) },
+    nodes,
+  };
+}
+
+async function requireState(dir: string): Promise<LabState> {
+  const state = await readState(dir);
+  if (!state) {
+    throw new NodeWardenError('NOT_FOUND', `no lab in ${dir}`, {
+      hint: 'start one: sudo nodewarden lab up',
+    });
+  }
+  return state;
+}
+
+/** The namespace and argv for `lab exec`; `nodewarden` means this package's own CLI. */
+export async function execPlan(
+  ctx: LabContext,
+  query: string,
+  command: readonly string[],
+): Promise<{ node: LabNodeState; argv: [string, ...string[]] }> {
+  const state = await requireState(ctx.dir);
+  const node = resolveNode(state.nodes, query);
+  const [program, ...args] = command;
+  if (program === undefined) {
+    throw new NodeWardenError('BAD_INPUT', 'lab exec needs a command to run', {
+      hint: `e.g. nodewarden lab exec ${nodeSuffix(node.name)} -- ip addr`,
+    });
+  }
+  const inner: [string, ...string[]] =
+    program === 'nodewarden' ? [process.execPath, NODEWARDEN_BIN, ...args] : [program, ...args];
+  return { node, argv: ['ip', 'netns', 'exec', node.namespace, ...inner] };
+}
+
+/** Injects a fault and records it. */
+export async function labFault(
+  ctx: LabContext,
+  query: string,
+  args: readonly string[],
+): Promise<{ node: LabNodeState; fault: FaultSpec }> {
+  return withLabLock(ctx.dir, async () => {
+    const state = await requireState(ctx.dir);
+    const node = resolveNode(state.nodes, query);
+    const fault = parseFault(args, state.nodes, node);
+    const next = await injectFault(node, fault, now(ctx));
+    await writeState(withNode(state, next, now(ctx)));
+    ctx.progress(`fault ${describeFault(fault)} on ${node.name} (${node.ip})`);
+    return { node: next, fault };
+  });
+}
+
+/** Heals one fault, or (no `kind`) restores every layer of the node. */
+export async function labHeal(
+  ctx: LabContext,
+  query: string,
+  kind?: string,
+): Promise<{ node: LabNodeState; repaired: string[] }> {
+  return withLabLock(ctx.dir, async () => {
+    const state = await requireState(ctx.dir);
+    const node = resolveNode(state.nodes, query);
+    if (kind !== undefined) {
+      const next = await healFault(state, node, parseFaultKind(kind));
+      await writeState(withNode(state, next, now(ctx)));
+      ctx.progress(`healed ${kind} on ${node.name}`);
+      return { node: next, repaired: [kind] };
+    }
+    const { node: next, repaired } = await restoreNode(state, node);
+    await writeState(withNode(state, next, now(ctx)));
+    const recorded = node.faults.map(describeFault);
+    ctx.progress(
+      `healed ${node.name}: ${recorded.length ? `faults cleared: ${recorded.join(', ')}; ` : ''}${repaired.length ? `repaired: ${repaired.join(', ')}` : 'every layer was already as lab up left it'}`,
+    );
+    return { node: next, repaired };
+  });
+}

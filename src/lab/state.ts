@@ -1,0 +1,216 @@
+import { open, mkdir, readFile, rename, rm, rmdir, writeFile, readdir } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { NodeWardenError, describeError } from '../core/errors.ts';
+import type { ActiveFault } from './faults.ts';
+import type { LabPlan, PlannedNode } from './topology.ts';
+
+/**
+ * The lab's record of itself: one JSON file in the lab directory, replaced
+ * atomically (write a temporary file, then rename) so a crash never leaves
+ * half a file. `lab down` does not trust it alone: it also sweeps `nw-`
+ * namespaces and pid files, because a crashed `lab up` may not have written
+ * everything it made.
+ */
+
+export const DEFAULT_LAB_DIR = '/var/lib/nodewarden/lab';
+export const STATE_VERSION = 1;
+
+export interface KubeletRecord {
+  readonly port: number;
+  /** Null while stopped (kubelet-stop) or before it was started. */
+  readonly pid: number | null;
+  readonly pidFile: string;
+  readonly logFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+export interface LabNodeState extends PlannedNode {
+  readonly kubelet: KubeletRecord;
+  readonly faults: readonly ActiveFault[];
+}
+
+export interface LabState {
+  readonly version: typeof STATE_VERSION;
+  /** `building` until every node's stand-in answered; a crash leaves it there. */
+  readonly phase: 'building' | 'up';
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly dir: string;
+  readonly subnet: LabPlan['subnet'];
+  readonly prefixLength: number;
+  readonly gateway: string;
+  readonly hub: LabPlan['hub'];
+  readonly caCert: string;
+  /** The bearer token the stand-ins accept (mode 0600). */
+  readonly tokenFile: string;
+  readonly nodes: readonly LabNodeState[];
+}
+
+export interface LabPaths {
+  readonly dir: string;
+  readonly state: string;
+  readonly token: string;
+  readonly pki: string;
+  readonly logs: string;
+  readonly run: string;
+  readonly lock: string;
+}
+
+/** The lab directory: `NODEWARDEN_LAB_DIR` when set (made absolute), else /var/lib/nodewarden/lab. */
+export function labDirFrom(env: Readonly<Record<string, string | undefined>>): string {
+  const fromEnv = env['NODEWARDEN_LAB_DIR'];
+  if (fromEnv === undefined || fromEnv === '') return DEFAULT_LAB_DIR;
+  return isAbsolute(fromEnv) ? fromEnv : resolve(fromEnv);
+}
+
+export function labPaths(dir: string): LabPaths {
+  return {
+    dir,
+    state: join(dir, 'state.json'),
+    token: join(dir, 'token'),
+    pki: join(dir, 'pki'),
+    logs: join(dir, 'logs'),
+    run: join(dir, 'run'),
+    lock: join(dir, 'lock'),
+  };
+}
+
+function looksLikeState(value: unknown): value is LabState {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Partial<Record<keyof LabState, unknown>>;
+  return v.version === STATE_VERSION && Array.isArray(v.nodes) && typeof v.subnet === 'string';
+}
+
+/** The lab's state, or null when no lab was made in `dir`. */
+export async function readState(dir: string): Promise<LabState | null> {
+  const path = labPaths(dir).state;
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new NodeWardenError('UNAVAILABLE', `cannot read lab state ${path}`, { cause: error });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new NodeWardenError(
+      'CONFLICT',
+      `lab state ${path} is not valid JSON: ${describeError(error)}`,
+      {
+        hint: 'run nodewarden lab down to remove the broken lab, then lab up',
+        cause: error,
+      },
+    );
+  }
+  if (!looksLikeState(parsed)) {
+    throw new NodeWardenError(
+      'CONFLICT',
+      `lab state ${path} is not a version ${STATE_VERSION} lab state`,
+      {
+        hint: 'run nodewarden lab down to remove the old lab, then lab up',
+      },
+    );
+  }
+  return parsed;
+}
+
+/** Replaces the state file atomically: readers see the old file or the new one, never a mix. */
+export async function writeState(state: LabState): Promise<void> {
+  const paths = labPaths(state.dir);
+  await mkdir(paths.dir, { recursive: true, mode: 0o755 });
+  const temporary = `${paths.state}.${process.pid}.tmp`;
+  const file = await open(temporary, 'w', 0o644);
+  try {
+    await file.writeFile(JSON.stringify(state, null, 2) + '\n', 'utf8');
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(temporary, paths.state);
+}
+
+/** A copy of the state with one node replaced and `updatedAt` moved on. */
+export function withNode(state: LabState, node: LabNodeState, now: Date): LabState {
+  return {
+    ...state,
+    updatedAt: now.toISOString(),
+    nodes: state.nodes.map((n) => (n.name === node.name ? node : n)),
+  };
+}
+
+function pidIsRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Runs `fn` holding the lab lock, so two lab commands never read-modify-write
+ * the state at once. A lock left by a process that died is taken over; a live
+ * holder is waited for up to `waitMs`, then CONFLICT names its pid.
+ */
+export async function withLabLock<T>(
+  dir: string,
+  fn: () => Promise<T>,
+  waitMs = 30_000,
+): Promise<T> {
+  const path = labPaths(dir).lock;
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      await writeFile(path, `${process.pid}\n`, { flag: 'wx', mode: 0o644 });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+      if (!Number.isInteger(holder) || holder <= 0 || !pidIsRunning(holder)) {
+        await rm(path, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new NodeWardenError('CONFLICT', `another lab command (pid ${holder}) holds ${path}`, {
+          hint: 'wait for it to finish; lab commands run one at a time',
+        });
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(path, { force: true });
+  }
+}
+
+/**
+ * Removes what the lab wrote in `dir` (state, token, certificates, logs, pid
+ * files) and the directory itself when nothing else is in it. Only these
+ * names: the directory may be one the user chose and share with other files.
+ */
+export async function removeLabFiles(dir: string): Promise<void> {
+  const paths = labPaths(dir);
+  const entries = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return null;
+    throw error;
+  });
+  if (entries === null) return;
+  for (const temporary of entries.filter((e) => /^state\.json\.\d+\.tmp$/.test(e))) {
+    await rm(join(dir, temporary), { force: true });
+  }
+  for (const path of [paths.state, paths.token, paths.pki, paths.logs, paths.run]) {
+    await rm(path, { recursive: true, force: true });
+  }
+  const rest = (await readdir(dir)).filter((e) => e !== 'lock');
+  if (rest.length > 0) return;
+  // Only our own lock is left: this is the last step of `lab down`, so the
+  // lock goes with the directory (withLabLock's release tolerates that).
+  await rm(paths.lock, { force: true });
+  await rmdir(dir);
+}
