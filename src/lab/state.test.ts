@@ -1,0 +1,112 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { NodeWardenError } from '../core/errors.ts';
+import {
+  DEFAULT_LAB_DIR,
+  labDirFrom,
+  labPaths,
+  readState,
+  removeLabFiles,
+  withLabLock,
+  writeState,
+  type LabState,
+} from './state.ts';
+import { planLab } from './topology.ts';
+
+let dir = '';
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'nw-state-test-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function sampleState(at: string): LabState {
+  const plan = planLab(2, '10.62.0.0/24');
+  return {
+    version: 1,
+    phase: 'up',
+    createdAt: at,
+    updatedAt: at,
+    dir,
+    subnet: plan.subnet,
+    prefixLength: plan.prefixLength,
+    gateway: plan.gateway,
+    hub: plan.hub,
+    caCert: join(dir, 'pki/ca.crt'),
+    tokenFile: join(dir, 'token'),
+    nodes: plan.nodes.map((n) => ({
+      ...n,
+      kubelet: { port: 10250, pid: 42, pidFile: 'p', logFile: 'l', certFile: 'c', keyFile: 'k' },
+      faults: [{ kind: 'loss', percent: 30, since: at }],
+    })),
+  };
+}
+
+describe('lab state file', () => {
+  it('round-trips and leaves no temporary file', async () => {
+    const state = sampleState('2025-08-25T03:58:00.000Z');
+    await writeState(state);
+    expect(await readState(dir)).toEqual(state);
+    expect(await readdir(dir)).toEqual(['state.json']);
+  });
+
+  it('is null when no lab was made', async () => {
+    expect(await readState(join(dir, 'nothing-here'))).toBeNull();
+  });
+
+  it('calls a broken or foreign file a CONFLICT that points at lab down', async () => {
+    await writeFile(labPaths(dir).state, '{"version": 1, "nodes": [');
+    const broken = await readState(dir).catch((e: unknown) => e);
+    expect(broken).toBeInstanceOf(NodeWardenError);
+    expect((broken as NodeWardenError).code).toBe('CONFLICT');
+    expect((broken as NodeWardenError).hint).toMatch(/lab down/);
+    await writeFile(labPaths(dir).state, '{"version": 7}');
+    await expect(readState(dir)).rejects.toThrow(/not a version 1 lab state/);
+  });
+
+  it('takes the lab dir from NODEWARDEN_LAB_DIR, made absolute', () => {
+    expect(labDirFrom({})).toBe(DEFAULT_LAB_DIR);
+    expect(labDirFrom({ NODEWARDEN_LAB_DIR: '/tmp/x' })).toBe('/tmp/x');
+    expect(labDirFrom({ NODEWARDEN_LAB_DIR: 'rel' })).toBe(join(process.cwd(), 'rel'));
+  });
+});
+
+describe('withLabLock', () => {
+  it('runs commands one at a time', async () => {
+    const order: string[] = [];
+    const task = (name: string) =>
+      withLabLock(dir, async () => {
+        order.push(`${name}:start`);
+        await new Promise((r) => setTimeout(r, 150));
+        order.push(`${name}:end`);
+      });
+    await Promise.all([task('a'), task('b')]);
+    expect(order).toEqual(['a:start', 'a:end', 'b:start', 'b:end']);
+  });
+
+  it('takes over a lock whose holder died, and names a live holder', async () => {
+    await writeFile(labPaths(dir).lock, '999999999\n');
+    expect(await withLabLock(dir, () => Promise.resolve('ran'))).toBe('ran');
+    await writeFile(labPaths(dir).lock, `${process.pid}\n`);
+    const error = await withLabLock(dir, () => Promise.resolve('x'), 200).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NodeWardenError);
+    expect((error as NodeWardenError).message).toContain(`pid ${process.pid}`);
+  });
+});
+
+describe('removeLabFiles', () => {
+  it('removes what the lab wrote and nothing else', async () => {
+    await writeState(sampleState('2025-08-25T03:58:00.000Z'));
+    await writeFile(labPaths(dir).token, 't');
+    await writeFile(join(dir, 'notes.txt'), 'mine');
+    await removeLabFiles(dir);
+    expect(await readdir(dir)).toEqual(['notes.txt']);
+    expect(await readFile(join(dir, 'notes.txt'), 'utf8')).toBe('mine');
+    await rm(join(dir, 'notes.txt'));
+    await removeLabFiles(dir);
+    await expect(readdir(dir)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
