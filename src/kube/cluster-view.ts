@@ -1,0 +1,150 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type {
+  ApiConnection,
+  ClusterChange,
+  ClusterView,
+  EventSnapshot,
+  LeaseSnapshot,
+  NodeSnapshot,
+  PodSnapshot,
+} from '../core/cluster.ts';
+import { describeError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import { kubeRequest } from './http.ts';
+import { DEFAULT_INFORMER_OPTIONS, Informer, type InformerOptions } from './informer.ts';
+import { toEvent, toLease, toNode, toPod } from './map.ts';
+
+/**
+ * ClusterView over a real API server: informers for Nodes, node Leases,
+ * Pods (all namespaces, indexed by node) and Node Events, plus a /readyz
+ * ping every `healthIntervalMs` so that the controller knows within seconds
+ * when it — not the nodes — has lost the API server.
+ */
+export interface KubeClusterViewOptions {
+  readonly healthIntervalMs: number;
+  readonly informer: InformerOptions;
+}
+
+export const DEFAULT_VIEW_OPTIONS: KubeClusterViewOptions = {
+  healthIntervalMs: 2_000,
+  informer: DEFAULT_INFORMER_OPTIONS,
+};
+
+const podKey = (p: PodSnapshot): string => `${p.namespace}/${p.name}`;
+
+export class KubeClusterView implements ClusterView {
+  readonly #kc: KubeConfig;
+  readonly #log: Logger;
+  readonly #opts: KubeClusterViewOptions;
+  readonly #nodes: Informer<NodeSnapshot>;
+  readonly #leases: Informer<LeaseSnapshot>;
+  readonly #pods: Informer<PodSnapshot>;
+  readonly #events: Informer<EventSnapshot>;
+  readonly #podsByNode = new Map<string, Map<string, PodSnapshot>>();
+  readonly #nodeOfPod = new Map<string, string>();
+  #connection: ApiConnection = { connected: false, lastContactAt: null, error: 'not started' };
+  #onChange: (c: ClusterChange) => void = () => undefined;
+  #health: NodeJS.Timeout | null = null;
+
+  constructor(kc: KubeConfig, log: Logger, opts: KubeClusterViewOptions = DEFAULT_VIEW_OPTIONS) {
+    this.#kc = kc;
+    this.#log = log;
+    this.#opts = opts;
+    const contact = (ok: boolean, error?: string): void => this.#contact(ok, error);
+    this.#nodes = new Informer(kc, { name: 'nodes', path: '/api/v1/nodes', map: toNode, key: (n) => n.name }, log, contact, opts.informer);
+    this.#leases = new Informer(
+      kc,
+      { name: 'leases', path: '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', map: toLease, key: (l) => l.node },
+      log,
+      contact,
+      opts.informer,
+    );
+    this.#pods = new Informer(kc, { name: 'pods', path: '/api/v1/pods', map: toPod, key: podKey }, log, contact, opts.informer);
+    this.#events = new Informer(
+      kc,
+      { name: 'events', path: '/api/v1/events', fieldSelector: 'involvedObject.kind=Node', map: toEvent, key: (e) => `${e.namespace}/${e.name}` },
+      log,
+      contact,
+      opts.informer,
+    );
+    this.#nodes.onEvent(({ action, item }) => this.#onChange({ kind: 'node', action, node: item }));
+    this.#leases.onEvent(({ action, item }) => this.#onChange({ kind: 'lease', action, lease: item }));
+    this.#events.onEvent(({ action, item }) => this.#onChange({ kind: 'event', action, event: item }));
+    this.#pods.onEvent(({ action, item }) => {
+      this.#indexPod(action, item);
+      this.#onChange({ kind: 'pod', action, pod: item });
+    });
+  }
+
+  #indexPod(action: 'upsert' | 'delete', pod: PodSnapshot): void {
+    const key = podKey(pod);
+    const was = this.#nodeOfPod.get(key);
+    if (was !== undefined && (action === 'delete' || was !== pod.nodeName)) {
+      const pods = this.#podsByNode.get(was);
+      if (pods?.delete(key) && pods.size === 0) this.#podsByNode.delete(was);
+      this.#nodeOfPod.delete(key);
+    }
+    if (!pod.nodeName || action === 'delete') return;
+    this.#nodeOfPod.set(key, pod.nodeName);
+    let pods = this.#podsByNode.get(pod.nodeName);
+    if (!pods) this.#podsByNode.set(pod.nodeName, (pods = new Map()));
+    pods.set(key, pod);
+  }
+
+  #contact(ok: boolean, error?: string): void {
+    const was = this.#connection.connected;
+    this.#connection = ok
+      ? { connected: true, lastContactAt: new Date().toISOString(), error: null }
+      : { connected: false, lastContactAt: this.#connection.lastContactAt, error: error ?? 'unknown error' };
+    if (was !== ok) {
+      this.#log.log(ok ? 'info' : 'warn', ok ? 'API server reachable' : 'API server unreachable', ok ? {} : { error });
+      this.#onChange({ kind: 'connection', connected: ok, ...(error ? { error } : {}) });
+    }
+  }
+
+  async start(onChange: (change: ClusterChange) => void): Promise<void> {
+    this.#onChange = onChange;
+    const ping = async (): Promise<void> => {
+      try {
+        await kubeRequest(this.#kc, 'GET', '/readyz', Math.max(1_000, this.#opts.healthIntervalMs));
+        this.#contact(true);
+      } catch (error) {
+        this.#contact(false, describeError(error));
+      }
+      this.#health = setTimeout(() => void ping(), this.#opts.healthIntervalMs);
+    };
+    await ping();
+    await Promise.all([this.#nodes.start(), this.#leases.start(), this.#pods.start(), this.#events.start()]);
+  }
+
+  stop(): Promise<void> {
+    if (this.#health) clearTimeout(this.#health);
+    for (const i of [this.#nodes, this.#leases, this.#pods, this.#events]) i.stop();
+    return Promise.resolve();
+  }
+
+  nodes(): readonly NodeSnapshot[] {
+    return [...this.#nodes.items()];
+  }
+  node(name: string): NodeSnapshot | undefined {
+    return this.#nodes.get(name);
+  }
+  leases(): readonly LeaseSnapshot[] {
+    return [...this.#leases.items()];
+  }
+  lease(node: string): LeaseSnapshot | undefined {
+    return this.#leases.get(node);
+  }
+  pods(): readonly PodSnapshot[] {
+    return [...this.#pods.items()];
+  }
+  podsOnNode(node: string): readonly PodSnapshot[] {
+    return [...(this.#podsByNode.get(node)?.values() ?? [])];
+  }
+  events(): readonly EventSnapshot[] {
+    return [...this.#events.items()];
+  }
+  connection(): ApiConnection {
+    return this.#connection;
+  }
+}

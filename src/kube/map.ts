@@ -1,0 +1,171 @@
+import type {
+  ConditionStatus,
+  ContainerResources,
+  EventSnapshot,
+  LeaseSnapshot,
+  NodeSnapshot,
+  PodSnapshot,
+  ResourceList,
+  Taint,
+  Toleration,
+} from '../core/cluster.ts';
+
+/**
+ * Kubernetes objects → the core's snapshots. The input is loose on purpose:
+ * typed list calls deserialize timestamps into Date objects, watch events
+ * carry them as strings, and both must map the same way. Only what the
+ * controller uses is kept, so 150,000 pods stay small in memory.
+ */
+type Loose = Record<string, unknown>;
+
+const obj = (v: unknown): Loose => (v !== null && typeof v === 'object' ? (v as Loose) : {});
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const num = (v: unknown, fallback: number): number => (typeof v === 'number' ? v : fallback);
+
+/** ISO-8601 from a Date or a string; null for anything else. */
+export function iso(v: unknown): string | null {
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString();
+  if (typeof v === 'string' && v) {
+    const t = Date.parse(v);
+    return Number.isNaN(t) ? null : new Date(t).toISOString();
+  }
+  return null;
+}
+
+function strings(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(obj(v))) if (typeof val === 'string') out[k] = val;
+  return out;
+}
+
+function resources(v: unknown): ResourceList {
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(obj(v))) {
+    if (typeof val === 'string') out[k] = val;
+    else if (typeof val === 'number') out[k] = String(val);
+  }
+  return out;
+}
+
+function conditionStatus(v: unknown): ConditionStatus {
+  return v === 'True' || v === 'False' ? v : 'Unknown';
+}
+
+export function toNode(raw: unknown): NodeSnapshot {
+  const o = obj(raw);
+  const meta = obj(o['metadata']);
+  const spec = obj(o['spec']);
+  const status = obj(o['status']);
+  const addresses = arr(status['addresses']).map(obj);
+  return {
+    name: str(meta['name']) ?? '',
+    uid: str(meta['uid']) ?? '',
+    labels: strings(meta['labels']),
+    annotations: strings(meta['annotations']),
+    internalIP: str(addresses.find((a) => a['type'] === 'InternalIP')?.['address']),
+    providerID: str(spec['providerID']),
+    unschedulable: spec['unschedulable'] === true,
+    taints: arr(spec['taints']).map((t): Taint => {
+      const tt = obj(t);
+      const effect = tt['effect'] === 'NoExecute' || tt['effect'] === 'PreferNoSchedule' ? tt['effect'] : 'NoSchedule';
+      const value = str(tt['value']);
+      const timeAdded = iso(tt['timeAdded']);
+      return { key: str(tt['key']) ?? '', effect, ...(value ? { value } : {}), ...(timeAdded ? { timeAdded } : {}) };
+    }),
+    conditions: arr(status['conditions']).map((c) => {
+      const cc = obj(c);
+      const reason = str(cc['reason']);
+      const message = str(cc['message']);
+      const hb = iso(cc['lastHeartbeatTime']);
+      const tr = iso(cc['lastTransitionTime']);
+      return {
+        type: str(cc['type']) ?? '',
+        status: conditionStatus(cc['status']),
+        ...(reason ? { reason } : {}),
+        ...(message ? { message } : {}),
+        ...(hb ? { lastHeartbeatTime: hb } : {}),
+        ...(tr ? { lastTransitionTime: tr } : {}),
+      };
+    }),
+    capacity: resources(status['capacity']),
+    allocatable: resources(status['allocatable']),
+    createdAt: iso(meta['creationTimestamp']) ?? new Date(0).toISOString(),
+  };
+}
+
+export function toLease(raw: unknown): LeaseSnapshot {
+  const o = obj(raw);
+  const spec = obj(o['spec']);
+  return {
+    node: str(obj(o['metadata'])['name']) ?? '',
+    holderIdentity: str(spec['holderIdentity']),
+    renewTime: iso(spec['renewTime']),
+    leaseDurationSeconds: num(spec['leaseDurationSeconds'], 40),
+  };
+}
+
+function containers(v: unknown): ContainerResources[] {
+  return arr(v).map((c) => {
+    const cc = obj(c);
+    const res = obj(cc['resources']);
+    return { name: str(cc['name']) ?? '', requests: resources(res['requests']), limits: resources(res['limits']) };
+  });
+}
+
+export function toPod(raw: unknown): PodSnapshot {
+  const o = obj(raw);
+  const meta = obj(o['metadata']);
+  const spec = obj(o['spec']);
+  const status = obj(o['status']);
+  const owner = arr(meta['ownerReferences']).map(obj).find((r) => r['controller'] === true) ?? obj(arr(meta['ownerReferences'])[0]);
+  return {
+    namespace: str(meta['namespace']) ?? '',
+    name: str(meta['name']) ?? '',
+    uid: str(meta['uid']) ?? '',
+    nodeName: str(spec['nodeName']),
+    phase: str(status['phase']) ?? 'Pending',
+    labels: strings(meta['labels']),
+    ownerKind: str(owner['kind']),
+    ownerName: str(owner['name']),
+    deletionTimestamp: iso(meta['deletionTimestamp']),
+    createdAt: iso(meta['creationTimestamp']) ?? new Date(0).toISOString(),
+    containers: containers(spec['containers']),
+    initContainers: containers(spec['initContainers']),
+    priorityClassName: str(spec['priorityClassName']),
+    qosClass: str(status['qosClass']),
+    nodeSelector: strings(spec['nodeSelector']),
+    tolerations: arr(spec['tolerations']).map((t): Toleration => {
+      const tt = obj(t);
+      const out: { -readonly [K in keyof Toleration]: Toleration[K] } = {};
+      const key = str(tt['key']);
+      const value = str(tt['value']);
+      const effect = str(tt['effect']);
+      if (key) out.key = key;
+      if (tt['operator'] === 'Exists' || tt['operator'] === 'Equal') out.operator = tt['operator'];
+      if (value) out.value = value;
+      if (effect) out.effect = effect;
+      if (typeof tt['tolerationSeconds'] === 'number') out.tolerationSeconds = tt['tolerationSeconds'];
+      return out;
+    }),
+  };
+}
+
+export function toEvent(raw: unknown): EventSnapshot {
+  const o = obj(raw);
+  const meta = obj(o['metadata']);
+  const involved = obj(o['involvedObject']);
+  return {
+    namespace: str(meta['namespace']) ?? '',
+    name: str(meta['name']) ?? '',
+    reason: str(o['reason']) ?? '',
+    message: str(o['message']) ?? '',
+    type: str(o['type']) ?? 'Normal',
+    involvedKind: str(involved['kind']) ?? '',
+    involvedName: str(involved['name']) ?? '',
+    involvedNamespace: str(involved['namespace']),
+    firstAt: iso(o['firstTimestamp']) ?? iso(o['eventTime']),
+    lastAt: iso(o['lastTimestamp']) ?? iso(o['eventTime']),
+    count: num(o['count'], 1),
+  };
+}
