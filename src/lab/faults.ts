@@ -437,7 +437,7 @@ export async function restoreNode(
       },
     );
   }
-  if (!eth0.up) repaired.push('eth0 up');
+  if (!eth0.up) repaired.push('eth0 up with its default route');
   if (!eth0.up || !(await hasDefaultRoute(node.namespace, state.gateway))) {
     await restoreLink(node, state.gateway);
     if (eth0.up) repaired.push('default route');

@@ -378,7 +378,7 @@ export interface NodeStatus {
   readonly namespaceExists: boolean;
   /** The node's eth0: `up`, `down` (link-down), or `missing`. */
   readonly link: 'up' | 'down' | 'missing';
-  readonly kubelet: { readonly pid: number | null; readonly state: ProcessState | 'not started' };
+  readonly kubelet: { readonly pid: number | null; readonly state: ProcessState | 'not running' };
   readonly faults: readonly string[];
 }
 
@@ -414,7 +414,7 @@ export async function labStatus(ctx: LabContext): Promise<LabStatus> {
         ? (await listLinks(node.namespace)).find((l) => l.name === NODE_INTERFACE)
         : undefined;
       const pid = node.kubelet.pid;
-      let kubeletState: ProcessState | 'not started' = 'not started';
+      let kubeletState: ProcessState | 'not running' = 'not running';
       if (pid !== null)
         kubeletState = (await isStandin(pid, node.kubelet.pidFile))
           ? await processState(pid)
