@@ -16,7 +16,6 @@ export interface LabFixture {
   /** Why the lab tests are skipped; null when the lab is up. */
   readonly skip: string | null;
   readonly dir: string;
-  readonly upSeconds: number;
 }
 
 declare module 'vitest' {
@@ -33,7 +32,8 @@ export default async function setup(
       'the lab tests need root: they create network namespaces (sudo npx vitest run --project lab)';
     if (process.env['CI'] === 'true')
       throw new Error(`${why}; refusing to skip them in CI (CI=true)`);
-    project.provide('lab', { skip: why, dir: '', upSeconds: 0 });
+    process.stderr.write(`lab tests skipped: ${why}\n`);
+    project.provide('lab', { skip: why, dir: '' });
     return undefined;
   }
   await buildDist();
@@ -50,9 +50,15 @@ export default async function setup(
     await nodewarden(dir, ['lab', 'down'], 60_000);
     throw new Error(`lab up failed (exit ${up.code}):\n${up.stdout}${up.stderr}`);
   }
-  project.provide('lab', { skip: null, dir, upSeconds: up.durationMs / 1000 });
+  process.stderr.write(
+    `lab up for the lab tests: ${(up.durationMs / 1000).toFixed(1)} s (${dir})\n`,
+  );
+  project.provide('lab', { skip: null, dir });
   return async () => {
     const down = await nodewarden(dir, ['lab', 'down'], 60_000);
+    process.stderr.write(
+      `lab down after the lab tests: ${(down.durationMs / 1000).toFixed(1)} s\n`,
+    );
     await rm(dir, { recursive: true, force: true });
     const left = await labNamespaces();
     if (down.code !== 0 || left.length > 0) {
