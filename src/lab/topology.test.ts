@@ -70,7 +70,7 @@ describe('planLab', () => {
     expect(badInputMessage(() => planLab(65, '10.62.0.0/24'))).toMatch(/2 to 64/);
   });
 
-  it('fits 64 nodes in a /24 (.10–.74) but not 30 in a /27', () => {
+  it('fits 64 nodes in a /24 (.10–.73) but not 30 in a /27', () => {
     expect(() => planLab(64, '10.62.0.0/24')).not.toThrow();
     expect(badInputMessage(() => planLab(30, '10.62.0.0/27'))).toMatch(/no room for 30 nodes/);
   });
