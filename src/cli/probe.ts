@@ -6,6 +6,7 @@ import {
   DEFAULT_TIMEOUT_MS,
   MAX_TIMEOUT_MS,
   MIN_TIMEOUT_MS,
+  validateTarget,
 } from '../probe/target.ts';
 import {
   EXIT_OK,
@@ -106,7 +107,9 @@ export async function runProbe(argv: readonly string[], io: Io, prober: Prober):
       MIN_TIMEOUT_MS,
       MAX_TIMEOUT_MS,
     );
-    const result = await prober.probe({ ip, port, timeoutMs });
+    // Checked here too, so that bad input is a usage error whatever the prober.
+    const target = validateTarget({ ip, port, timeoutMs });
+    const result = await prober.probe(target);
     io.out(values.json ? JSON.stringify(result, null, 2) + '\n' : renderProbe(result, timeoutMs));
     return result.verdict.healthy ? EXIT_OK : EXIT_UNHEALTHY;
   } catch (error) {

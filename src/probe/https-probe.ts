@@ -4,7 +4,7 @@ import { sreCommands } from './sre-commands.ts';
 import type { ValidTarget } from './target.ts';
 
 /** How far the request got; a timeout is named after the step it was stuck in. */
-type Phase = 'connecting' | 'tls' | 'http';
+export type Phase = 'connecting' | 'tls' | 'http';
 
 const TIMEOUT_WORDS: Record<Phase, string> = {
   connecting: 'connect timeout',
@@ -74,11 +74,22 @@ export function probeHttps(target: ValidTarget, signal?: AbortSignal): Promise<L
         detail: `HTTP ${res.statusCode ?? '?'}`,
       });
     });
-    req.on('error', (error: NodeJS.ErrnoException) => {
-      const code = error.code ?? error.message;
-      const during = phase === 'tls' && code === 'ECONNRESET' ? ' during TLS handshake' : '';
-      finish({ status: 'failed', latencyMs: null, detail: `${code}${during}` });
-    });
+    req.on('error', (error: NodeJS.ErrnoException) =>
+      finish({ status: 'failed', latencyMs: null, detail: errorWords(error, phase) }),
+    );
     req.end();
   });
+}
+
+/**
+ * The error as an SRE would search for it: the errno or TLS code, plus
+ * OpenSSL's reason when the code alone (EPROTO) says little, and the step
+ * when a reset came during the handshake.
+ */
+export function errorWords(error: NodeJS.ErrnoException, phase: Phase): string {
+  const code = error.code ?? error.message;
+  const reason = /SSL routines:[^:]*:([^:]+):/.exec(error.message)?.[1];
+  if (reason !== undefined) return `${code} (TLS: ${reason})`;
+  if (phase === 'tls' && code === 'ECONNRESET') return 'ECONNRESET during TLS handshake';
+  return code;
 }
