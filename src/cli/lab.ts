@@ -10,14 +10,21 @@ import {
   type LabContext,
   type LabStatus,
 } from '../lab/lab.ts';
-import { labDirFrom } from '../lab/state.ts';
+import { labDirFrom, readState } from '../lab/state.ts';
+import { DEFAULT_API_HOST_PORT, KUBERNETES_DEFAULT_TIMING } from '../lab/control-plane.ts';
+import { buildControlPlane } from '../lab/k8s-build.ts';
+import { applySeedWorkloads } from '../lab/seed-workload.ts';
+import { loadKubeConfig } from '../kube/config.ts';
 import { DEFAULT_NODES, DEFAULT_SUBNET, MAX_NODES, MIN_NODES } from '../lab/topology.ts';
 import { EXIT_OK, intFlag, parseFlags, type Command, type Io } from './command.ts';
 
 const help = `nodewarden lab — real network namespaces as Kubernetes nodes, for fault drills (root only)
 
 Usage:
-  nodewarden lab up [--nodes ${DEFAULT_NODES}] [--subnet ${DEFAULT_SUBNET}]
+  nodewarden lab up [--nodes ${DEFAULT_NODES}] [--subnet ${DEFAULT_SUBNET}] [--no-control-plane]
+                    [--grace-period 50] [--toleration 300] [--api-port 16443]
+  nodewarden lab build-k8s
+  nodewarden lab workload seed
   nodewarden lab status [--json]
   nodewarden lab exec <node> -- <command…>
   nodewarden lab fault <node> <fault> [argument]
@@ -29,6 +36,18 @@ node is a namespace nw-<node name> on that bridge (eth0, default route via .1)
 running a kubelet stand-in on https://<ip>:10250/healthz. The MIG node
 tkai-oks-md-1-193cfbbbb78b-zfz7s-bkqzq sits at .30 as in the 2025-08-25 outage.
 Nothing of the lab routes from the root namespace.
+
+Control plane: unless --no-control-plane, the hub also runs a real etcd,
+kube-apiserver, kube-controller-manager and kube-scheduler (Kubernetes
+v1.32.13, built from its Go modules by lab build-k8s and cached under
+~/.cache/nodewarden/k8s). Each stand-in registers its Node, renews its Lease
+in kube-node-lease every 10 s and runs the pods bound to it, talking to the
+API server at https://<subnet .1>:6443 through its own namespace — so a cut
+node stops heartbeating for the same reason the seed's node did. Root-namespace
+tools reach the API server through a loopback bridge:
+  export KUBECONFIG=<lab dir>/kube/admin.kubeconfig   (lab status prints it)
+lab workload seed deploys the seed's workloads (MIG pods on the MIG node, md-0
+nodes loaded so losing the MIG node overcommits them by hundreds of percent).
 
 <node> is a full name, a unique prefix or suffix (bkqzq, 85zt7) or an IP.
 
@@ -46,6 +65,13 @@ Options:
   --nodes N      node count, ${MIN_NODES}–${MAX_NODES} (default ${DEFAULT_NODES})
   --subnet CIDR  IPv4 /16–/28 (default ${DEFAULT_SUBNET})
   --json         lab status as JSON
+  --no-control-plane      network and kubelet stand-ins only (faster; no Kubernetes)
+  --grace-period S        kube-controller-manager --node-monitor-grace-period
+                          (default 50, Kubernetes 1.32's own)
+  --toleration S          default unreachable/not-ready toleration of pods, i.e.
+                          how long before eviction (default 300, Kubernetes' own)
+  --api-port P            root-namespace loopback port of the API bridge
+                          (default 16443; a free one when taken)
 
 The lab directory (state.json, token, pki/, logs/, run/) is
 /var/lib/nodewarden/lab, or NODEWARDEN_LAB_DIR.
@@ -58,8 +84,8 @@ Examples:
   sudo nodewarden lab down
 `;
 
-type Subcommand = 'up' | 'status' | 'exec' | 'fault' | 'heal' | 'down';
-const SUBCOMMANDS: readonly Subcommand[] = ['up', 'status', 'exec', 'fault', 'heal', 'down'];
+type Subcommand = 'up' | 'status' | 'exec' | 'fault' | 'heal' | 'down' | 'build-k8s' | 'workload';
+const SUBCOMMANDS: readonly Subcommand[] = ['up', 'status', 'exec', 'fault', 'heal', 'down', 'build-k8s', 'workload'];
 
 function requireRoot(sub: string): void {
   if (process.getuid?.() !== 0) {
@@ -88,6 +114,15 @@ function printStatus(status: LabStatus, io: Io): void {
     `lab ${status.phase} since ${status.createdAt}: ${status.nodes.length} nodes on ${status.subnet}, hub ${hub.namespace}` +
       ` (${hub.bridge} ${hub.ip}${hub.namespaceExists ? '' : ', NAMESPACE MISSING'}), dir ${status.dir}\n`,
   );
+  const cp = status.controlPlane;
+  if (cp) {
+    const procs = Object.entries(cp.processes)
+      .map(([name, p]) => `${name} ${p.pid} ${p.state}`)
+      .join(', ');
+    io.out(`control plane: ${procs}\n  KUBECONFIG=${cp.adminKubeconfig} (via ${cp.apiBridge})\n`);
+  } else {
+    io.out('control plane: none (lab up --no-control-plane)\n');
+  }
   const rows = status.nodes.map((n) => [
     n.name,
     n.role,
@@ -118,6 +153,16 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
       `one of: ${SUBCOMMANDS.join(', ')} (nodewarden lab --help)`,
     );
   }
+  if (sub === 'build-k8s') {
+    const { positionals } = parseFlags('lab', rest, {});
+    noPositionals('build-k8s', positionals);
+    const built = await buildControlPlane((line) => io.out(`${line}\n`));
+    io.out(
+      `${built.built ? 'built' : 'cached'}: ${Object.values(built.paths).join(' ')}\n` +
+        `(${built.built ? `build took ${built.seconds.toFixed(0)} s` : 'a cached build; nothing to do'})\n`,
+    );
+    return EXIT_OK;
+  }
   requireRoot(sub);
   const ctx: LabContext = { dir: labDirFrom(process.env), progress: (line) => io.out(`${line}\n`) };
   switch (sub as Subcommand) {
@@ -125,8 +170,15 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
       const { values, positionals } = parseFlags('lab', rest, {
         nodes: { type: 'string' },
         subnet: { type: 'string', default: DEFAULT_SUBNET },
+        'no-control-plane': { type: 'boolean', default: false },
+        'grace-period': { type: 'string' },
+        toleration: { type: 'string' },
+        'api-port': { type: 'string' },
       });
       noPositionals('up', positionals);
+      const grace = intFlag('grace-period', values['grace-period'], KUBERNETES_DEFAULT_TIMING.nodeMonitorGracePeriodSeconds, 2, 3600);
+      const toleration = intFlag('toleration', values.toleration, KUBERNETES_DEFAULT_TIMING.unreachableTolerationSeconds, 0, 86_400);
+      const apiPort = intFlag('api-port', values['api-port'], DEFAULT_API_HOST_PORT, 0, 65535);
       // Range errors come from planLab, which names the limits; intFlag only rejects non-numbers here.
       const nodes = intFlag(
         'nodes',
@@ -135,7 +187,25 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
         Number.MIN_SAFE_INTEGER,
         Number.MAX_SAFE_INTEGER,
       );
-      await labUp(ctx, { nodes, subnet: values.subnet });
+      const up = await labUp(ctx, {
+        nodes,
+        subnet: values.subnet,
+        controlPlane: !values['no-control-plane'],
+        apiPort,
+        timing: {
+          ...KUBERNETES_DEFAULT_TIMING,
+          nodeMonitorGracePeriodSeconds: grace,
+          unreachableTolerationSeconds: toleration,
+          notReadyTolerationSeconds: toleration,
+        },
+      });
+      const cp = up.state.controlPlane;
+      if (cp) {
+        io.out(
+          `\nKubernetes is up. From this shell:\n  export KUBECONFIG=${cp.adminKubeconfig}\n  kubectl get nodes\n` +
+            `From inside the lab (e.g. a controller in the hub): ${cp.labAdminKubeconfig}\n`,
+        );
+      }
       return EXIT_OK;
     }
     case 'down': {
@@ -152,6 +222,30 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
       const status = await labStatus(ctx);
       if (values.json) io.out(JSON.stringify(status, null, 2) + '\n');
       else printStatus(status, io);
+      return EXIT_OK;
+    }
+    case 'build-k8s':
+      return EXIT_OK; // handled before the root check
+    case 'workload': {
+      const [what, ...more] = rest;
+      if (what !== 'seed' || more.length > 0) {
+        throw badInput(`unknown lab workload "${rest.join(' ')}"`, 'use: nodewarden lab workload seed');
+      }
+      const state = await readState(ctx.dir);
+      if (!state?.controlPlane) {
+        throw new NodeWardenError('NOT_FOUND', `no lab with a control plane in ${ctx.dir}`, {
+          hint: 'run nodewarden lab up (without --no-control-plane) first',
+        });
+      }
+      const { kc } = await loadKubeConfig(state.controlPlane.adminKubeconfig);
+      const mig = state.nodes.find((n) => n.role === 'mig');
+      if (!mig) throw new NodeWardenError('NOT_FOUND', 'the lab has no MIG node', { hint: 'lab down && lab up' });
+      await applySeedWorkloads(
+        kc,
+        mig.name,
+        state.nodes.filter((n) => n.role !== 'mig').map((n) => n.name),
+        ctx.progress,
+      );
       return EXIT_OK;
     }
     case 'exec': {
@@ -196,7 +290,7 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
 
 export const command: Command = {
   name: 'lab',
-  summary: 'network-namespace lab: nodes, kubelet stand-ins, fault injection (root)',
+  summary: 'network-namespace lab: nodes, a real Kubernetes control plane, fault injection (root)',
   help,
   run,
 };

@@ -1,4 +1,5 @@
 import { request } from 'node:https';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NodeWardenError } from '../core/errors.ts';
@@ -45,6 +46,22 @@ export const KUBERNETES_DEFAULT_TIMING: ControlPlaneTiming = {
 };
 
 export const API_PORT = 6443;
+/** Root-namespace loopback port of the API server bridge, when free. */
+export const DEFAULT_API_HOST_PORT = 16443;
+
+/** `preferred` when nothing listens on 127.0.0.1:preferred, else a free port the kernel picks. */
+export async function freeLoopbackPort(preferred: number): Promise<number> {
+  const tryListen = (port: number): Promise<number | null> =>
+    new Promise((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(null));
+      server.listen(port, '127.0.0.1', () => {
+        const got = (server.address() as AddressInfo).port;
+        server.close(() => resolve(got));
+      });
+    });
+  return (preferred > 0 ? await tryListen(preferred) : null) ?? (await tryListen(0)) ?? preferred;
+}
 export const SERVICE_CIDR = '10.96.0.0/16';
 
 export interface ControlPlaneState {

@@ -8,6 +8,9 @@ import { parseArgs } from 'node:util';
 import { describeError, NodeWardenError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { jsonLogger } from '../host/json-logger.ts';
+import { kubeRest } from './kube-rest.ts';
+import { startKubeletNode } from './kubelet-node.ts';
+import { labServerId, nodeProfile } from './seed-cluster.ts';
 
 /**
  * A kubelet stand-in for one lab node: HTTPS on :10250 answering `/healthz`
@@ -170,6 +173,56 @@ export async function start(options: KubeletStandinOptions): Promise<KubeletStan
 }
 
 /**
+ * The Kubernetes half (registration, Lease heartbeats, pods) when the lab
+ * has a control plane: the stand-in then is the node's kubelet as far as the
+ * API server can tell.
+ */
+function kubeCompanion(
+  nodeName: string,
+  values: { 'api-server'?: string | undefined; ca?: string | undefined; 'client-cert'?: string | undefined; 'client-key'?: string | undefined; 'node-ip'?: string | undefined; role?: string | undefined },
+): StandinCompanion[] {
+  const server = values['api-server'];
+  if (!server) return [];
+  const { ca, role } = values;
+  const certFile = values['client-cert'];
+  const keyFile = values['client-key'];
+  const ip = values['node-ip'];
+  if (!ca || !certFile || !keyFile || !ip || (role !== 'mig' && role !== 'worker')) {
+    throw new NodeWardenError('BAD_INPUT', '--api-server needs --ca, --client-cert, --client-key, --node-ip and --role mig|worker', {
+      hint: 'it is started by nodewarden lab up; see docs/lab.md',
+    });
+  }
+  const profile = nodeProfile(role);
+  const octets = ip.split('.');
+  return [
+    {
+      name: 'kubelet-node',
+      start(context) {
+        const api = kubeRest({ server, caFile: ca, certFile, keyFile, timeoutMs: 5_000 });
+        const kubelet = startKubeletNode(
+          api,
+          {
+            name: nodeName,
+            ip,
+            labels: profile.labels,
+            capacity: profile.capacity,
+            providerID: `openstack:///${labServerId(ip)}`,
+            podIpPrefix: `10.244.${octets[3] ?? '0'}`,
+          },
+          context.logger,
+        );
+        return Promise.resolve({
+          stop: () => {
+            kubelet.stop();
+            return Promise.resolve();
+          },
+        });
+      },
+    },
+  ];
+}
+
+/**
  * The process entry: reads certificate, key and token from files, starts,
  * then writes its pid file — the lab takes the pid file as "listening" — and
  * removes it again on SIGTERM/SIGINT.
@@ -185,6 +238,13 @@ export async function main(argv: readonly string[]): Promise<void> {
       key: { type: 'string' },
       'token-file': { type: 'string' },
       'pid-file': { type: 'string' },
+      // Kubernetes registration (absent in a network-only lab):
+      'api-server': { type: 'string' },
+      ca: { type: 'string' },
+      'client-cert': { type: 'string' },
+      'client-key': { type: 'string' },
+      'node-ip': { type: 'string' },
+      role: { type: 'string' },
     },
     strict: true,
   });
@@ -208,6 +268,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     tls: { cert: await readFile(cert), key: await readFile(key) },
     token: (await readFile(tokenFile, 'utf8')).trim(),
     logger,
+    companions: kubeCompanion(node, values),
   });
   const temporary = `${pidFile}.tmp`;
   await writeFile(temporary, `${process.pid}\n`);

@@ -26,6 +26,16 @@ import {
 } from './netns.ts';
 import { openLabPki } from './pki.ts';
 import {
+  API_PORT,
+  DEFAULT_API_HOST_PORT,
+  freeLoopbackPort,
+  KUBERNETES_DEFAULT_TIMING,
+  startControlPlane,
+  type ControlPlaneState,
+  type ControlPlaneTiming,
+} from './control-plane.ts';
+import { buildControlPlane } from './k8s-build.ts';
+import {
   isStandin,
   processArgv,
   processState,
@@ -98,6 +108,16 @@ function matchesPlan(state: LabState, plan: LabPlan): boolean {
   );
 }
 
+export interface LabUpRequest {
+  readonly nodes: number;
+  readonly subnet: string;
+  /** Start etcd, kube-apiserver, controller-manager and scheduler in the hub (default true). */
+  readonly controlPlane?: boolean;
+  readonly timing?: ControlPlaneTiming;
+  /** Root-namespace loopback port for the API server bridge; 0 picks a free one. */
+  readonly apiPort?: number;
+}
+
 export interface UpResult {
   readonly state: LabState;
   /** False when a matching lab was already up and nothing was made. */
@@ -114,7 +134,7 @@ export interface UpResult {
  */
 export async function labUp(
   ctx: LabContext,
-  request: { nodes: number; subnet: string },
+  request: LabUpRequest,
 ): Promise<UpResult> {
   const started = performance.now();
   const plan = planLab(request.nodes, request.subnet);
@@ -149,7 +169,7 @@ export async function labUp(
     }
     await checkTools();
     try {
-      const state = await build(ctx, plan);
+      const state = await build(ctx, plan, request);
       ctx.progress(
         `lab up: ${plan.nodes.length} nodes on ${plan.subnet} in ${seconds(started)} s (state ${labPaths(ctx.dir).state})`,
       );
@@ -162,7 +182,39 @@ export async function labUp(
   });
 }
 
-async function build(ctx: LabContext, plan: LabPlan): Promise<LabState> {
+/**
+ * Builds (or reuses) the control-plane binaries and starts them in the hub.
+ * The root-namespace bridge's pid goes to run/ so `lab down` finds it even
+ * after a crash (every other control-plane process lives in the hub).
+ */
+async function startLabControlPlane(
+  ctx: LabContext,
+  plan: LabPlan,
+  pki: Awaited<ReturnType<typeof openLabPki>>,
+  request: LabUpRequest,
+): Promise<ControlPlaneState> {
+  const binaries = await buildControlPlane(ctx.progress);
+  ctx.progress(`control plane binaries: ${binaries.dir}${binaries.built ? ` (built in ${binaries.seconds.toFixed(0)} s)` : ' (cached)'}`);
+  const controlPlane = await startControlPlane(
+    {
+      labDir: ctx.dir,
+      hubNamespace: plan.hub.namespace,
+      apiAddress: plan.hub.ip,
+      binaries,
+      pki,
+      hostPort: await freeLoopbackPort(request.apiPort ?? DEFAULT_API_HOST_PORT),
+      timing: request.timing ?? KUBERNETES_DEFAULT_TIMING,
+    },
+    ctx.progress,
+  );
+  const run = labPaths(ctx.dir).run;
+  for (const [name, pid] of Object.entries(controlPlane.pids)) {
+    await writeFile(join(run, `${name}.pid`), `${pid}\n`);
+  }
+  return controlPlane;
+}
+
+async function build(ctx: LabContext, plan: LabPlan, request: LabUpRequest): Promise<LabState> {
   const paths = labPaths(ctx.dir);
   await mkdir(paths.logs, { recursive: true });
   await mkdir(paths.run, { recursive: true });
@@ -237,6 +289,29 @@ async function build(ctx: LabContext, plan: LabPlan): Promise<LabState> {
     );
   }
   ctx.progress(`network: ${nodes.length + 1} namespaces in ${seconds(step)} s`);
+
+  if (request.controlPlane ?? true) {
+    step = performance.now();
+    const controlPlane = await startLabControlPlane(ctx, plan, pki, request);
+    state = { ...state, controlPlane };
+    await writeState(state);
+    for (const [i, node] of nodes.entries()) {
+      const client = await pki.issue({
+        name: `kubelet-client-${nodeSuffix(node.name)}`,
+        commonName: `system:node:${node.name}`,
+        organization: 'system:nodes',
+        usage: 'client',
+      });
+      nodes[i] = {
+        ...node,
+        kubelet: {
+          ...node.kubelet,
+          kube: { server: `https://${plan.hub.ip}:${API_PORT}`, caFile: pki.ca.cert, certFile: client.cert, keyFile: client.key },
+        },
+      };
+    }
+    ctx.progress(`control plane: up in ${seconds(step)} s; KUBECONFIG=${controlPlane.adminKubeconfig}`);
+  }
 
   step = performance.now();
   const pids = await Promise.all(
@@ -389,6 +464,12 @@ export interface LabStatus {
   readonly subnet: string;
   readonly hub: LabState['hub'] & { readonly namespaceExists: boolean };
   readonly nodes: readonly NodeStatus[];
+  readonly controlPlane: {
+    readonly adminKubeconfig: string;
+    readonly labAdminKubeconfig: string;
+    readonly apiBridge: string;
+    readonly processes: Readonly<Record<string, { pid: number; state: ProcessState }>>;
+  } | null;
 }
 
 /** What is running and what is broken, read from the state file and checked against the system. */
@@ -438,6 +519,20 @@ export async function labStatus(ctx: LabContext): Promise<LabStatus> {
     subnet: state.subnet,
     hub: { ...state.hub, namespaceExists: namespaces.includes(state.hub.namespace) },
     nodes,
+    controlPlane: state.controlPlane
+      ? {
+          adminKubeconfig: state.controlPlane.adminKubeconfig,
+          labAdminKubeconfig: state.controlPlane.labAdminKubeconfig,
+          apiBridge: `https://127.0.0.1:${state.controlPlane.hostPort}`,
+          processes: Object.fromEntries(
+            await Promise.all(
+              Object.entries(state.controlPlane.pids).map(
+                async ([name, pid]) => [name, { pid, state: await processState(pid) }] as const,
+              ),
+            ),
+          ),
+        }
+      : null,
   };
 }
 

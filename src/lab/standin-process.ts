@@ -88,6 +88,22 @@ export async function startStandin(
     tokenFile,
     '--pid-file',
     pidFile,
+    ...(node.kubelet.kube
+      ? [
+          '--api-server',
+          node.kubelet.kube.server,
+          '--ca',
+          node.kubelet.kube.caFile,
+          '--client-cert',
+          node.kubelet.kube.certFile,
+          '--client-key',
+          node.kubelet.kube.keyFile,
+          '--node-ip',
+          node.ip,
+          '--role',
+          node.role,
+        ]
+      : []),
   );
   const pid = startDaemon({ argv, logFile, namespace: node.namespace });
   const deadline = Date.now() + waitMs;

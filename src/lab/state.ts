@@ -1,3 +1,4 @@
+import type { ControlPlaneState } from './control-plane.ts';
 import { open, mkdir, readFile, rename, rm, rmdir, writeFile, readdir } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { NodeWardenError, describeError } from '../core/errors.ts';
@@ -23,6 +24,15 @@ export interface KubeletRecord {
   readonly logFile: string;
   readonly certFile: string;
   readonly keyFile: string;
+  /** How the stand-in reaches the lab's API server as `system:node:<name>`; absent without a control plane. */
+  readonly kube?: KubeletKubeAccess;
+}
+
+export interface KubeletKubeAccess {
+  readonly server: string;
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
 }
 
 export interface LabNodeState extends PlannedNode {
@@ -45,6 +55,8 @@ export interface LabState {
   /** The bearer token the stand-ins accept (mode 0600). */
   readonly tokenFile: string;
   readonly nodes: readonly LabNodeState[];
+  /** The Kubernetes control plane in the hub namespace; absent for a network-only lab. */
+  readonly controlPlane?: ControlPlaneState;
 }
 
 export interface LabPaths {
