@@ -1,0 +1,642 @@
+/**
+ * Incident lifecycle: given the incidents so far, the detection state at
+ * `now` and what Kubernetes currently shows, decide what to record. Pure:
+ * the output is a list of commands the controller applies to its store
+ * (`applyIncidentCommands` is the reference semantics, used by the
+ * in-memory store and the simulator).
+ */
+import type { NodeSnapshot, LeaseSnapshot, PodSnapshot } from './cluster.ts';
+import type { ClusterDetectionState, PartitionState } from './detection-cluster.ts';
+import { seconds, type NodeDetectionState } from './detection.ts';
+import { badInput, NodeWardenError } from './errors.ts';
+import type {
+  AffectedPod,
+  Incident,
+  IncidentStatus,
+  RootCause,
+  TimelineEntry,
+} from './incident.ts';
+
+export interface IncidentConfig {
+  /** A node Down again this soon after its incident resolved reopens it (a flap). */
+  readonly reopenWindowMs: number;
+  /**
+   * A node incident opens only once the node has been failing this long, so
+   * that nodes failing in the same instant are seen together as a partition
+   * (their results can arrive a few hundred ms apart).
+   */
+  readonly stormSettleMs: number;
+  /** A node must be healthy this long before its incident resolves. */
+  readonly stablePeriodMs: number;
+}
+
+export const DEFAULT_INCIDENT_CONFIG: IncidentConfig = {
+  reopenWindowMs: 10 * 60_000,
+  stormSettleMs: 1_000,
+  stablePeriodMs: 60_000,
+};
+
+/** What the engine reads from the cluster; `ClusterView` satisfies it. */
+export interface ClusterFacts {
+  node(name: string): NodeSnapshot | undefined;
+  lease(name: string): LeaseSnapshot | undefined;
+  podsOnNode(name: string): readonly PodSnapshot[];
+}
+
+export interface IncidentPatch {
+  readonly status?: IncidentStatus;
+  readonly resolvedAt?: string | null;
+  readonly nodes?: readonly string[];
+  readonly affectedPods?: readonly AffectedPod[];
+  readonly summary?: string;
+  readonly rootCause?: RootCause | null;
+}
+
+export type IncidentCommand =
+  | { readonly kind: 'open'; readonly incident: Incident }
+  | { readonly kind: 'append'; readonly id: string; readonly entries: readonly TimelineEntry[] }
+  | { readonly kind: 'update'; readonly id: string; readonly patch: IncidentPatch }
+  | {
+      readonly kind: 'resolve';
+      readonly id: string;
+      readonly resolvedAt: string;
+      readonly entry: TimelineEntry;
+    };
+
+export interface IncidentInput {
+  readonly now: number;
+  readonly incidents: readonly Incident[];
+  readonly detection: ClusterDetectionState;
+  readonly facts: ClusterFacts;
+}
+
+export interface IncidentDecision {
+  readonly commands: readonly IncidentCommand[];
+  /** When a held decision (storm settle, stable period) falls due; null when none is pending. */
+  readonly nextCheckAt: number | null;
+}
+
+const K8S_TAINTS = ['node.kubernetes.io/unreachable', 'node.kubernetes.io/not-ready'];
+
+/**
+ * Decides what to record at `now`. Rules:
+ * - A node that is Down and not part of a partition gets a node incident,
+ *   once it has been failing for `stormSettleMs`. Its timeline starts with
+ *   last-heartbeat (the Lease's renewTime), suspect, down and
+ *   incident-opened; its affected pods are the pods on the node.
+ * - A node Down again within `reopenWindowMs` after its incident resolved
+ *   reopens that incident with a `flap` entry; a relapse while Recovering
+ *   adds a `flap` entry to the open incident. Never a second incident.
+ * - A partition (detection-cluster.ts) gets one partition incident listing
+ *   its nodes, reopened the same way; members that join are added to it.
+ *   Nodes in a partition never get node incidents of their own.
+ * - For every node of an open incident, Kubernetes' own observations are
+ *   appended once each, at the time Kubernetes recorded them: Ready leaving
+ *   True (`k8s-not-ready`), the unreachable/not-ready taints (`k8s-taint`),
+ *   affected pods marked for deletion or gone (`pod-evicted`), Ready=True
+ *   again (`ready-again`); detection's Recovering adds `recovering`.
+ * - A node incident resolves when its node is Healthy and has been fully
+ *   healthy (fresh Lease, probes pass, Ready) for `stablePeriodMs`; a
+ *   partition incident when its partition has ended.
+ * Every entry is keyed by its time, so deciding twice on the same input
+ * records nothing new.
+ */
+export function decideIncidents(
+  input: IncidentInput,
+  config: IncidentConfig = DEFAULT_INCIDENT_CONFIG,
+): IncidentDecision {
+  const work = new Workspace(input.incidents);
+  const { now, detection, facts } = input;
+  let nextCheckAt: number | null = null;
+  const wakeAt = (t: number): void => {
+    if (t > now) nextCheckAt = nextCheckAt === null ? t : Math.min(nextCheckAt, t);
+  };
+
+  decidePartition(work, detection, facts, now, config);
+
+  const partitioned = new Set(detection.partition?.nodes ?? []);
+  for (const name of [...detection.nodes.keys()].sort()) {
+    const state = detection.nodes.get(name);
+    if (state === undefined) continue;
+    let incident = work.openNodeIncident(name);
+    if (state.health === 'Down' && incident === undefined && !partitioned.has(name)) {
+      const openAt = Math.max(
+        state.downAt ?? now,
+        (state.failingSince ?? now) + config.stormSettleMs,
+      );
+      if (now < openAt) {
+        wakeAt(openAt);
+        continue;
+      }
+      const recent = work.recentlyResolved('node', [name], now, config.reopenWindowMs);
+      if (recent !== undefined) {
+        work.emit({ kind: 'update', id: recent.id, patch: { status: 'open', resolvedAt: null } });
+        incident = work.get(recent.id);
+      } else {
+        incident = openNodeIncident(work, state, facts, now);
+      }
+    }
+    if (incident !== undefined) {
+      work.append(incident.id, lifecycleEntries(work.get(incident.id) ?? incident, state));
+      if (state.health === 'Healthy') {
+        const stableAt = (state.healthySince ?? now) + config.stablePeriodMs;
+        if (state.healthySince !== null && now >= stableAt) {
+          work.emit({
+            kind: 'resolve',
+            id: incident.id,
+            resolvedAt: iso(now),
+            entry: {
+              at: iso(now),
+              kind: 'resolved',
+              node: name,
+              message: `resolved: ${name} healthy for ${seconds(now - state.healthySince)} (Lease fresh, probes pass, Ready)`,
+            },
+          });
+        } else wakeAt(stableAt);
+      }
+    }
+  }
+
+  // Kubernetes' own observations, for every node of every open incident.
+  for (const incident of work.openIncidents()) {
+    for (const node of incident.nodes) {
+      work.append(incident.id, kubernetesEntries(incident, node, facts));
+    }
+    work.append(incident.id, podEntries(incident, facts, now));
+  }
+
+  return { commands: work.commands, nextCheckAt };
+}
+
+function decidePartition(
+  work: Workspace,
+  detection: ClusterDetectionState,
+  facts: ClusterFacts,
+  now: number,
+  config: IncidentConfig,
+): void {
+  const partition = detection.partition;
+  const open = work.openIncidents().find((i) => i.kind === 'partition');
+  if (partition === null) {
+    if (open !== undefined) {
+      work.emit({
+        kind: 'resolve',
+        id: open.id,
+        resolvedAt: iso(now),
+        entry: {
+          at: iso(now),
+          kind: 'resolved',
+          message: `resolved: all ${open.nodes.length} nodes of the partition are healthy again`,
+        },
+      });
+    }
+    return;
+  }
+  let incident = open;
+  if (incident === undefined) {
+    const recent = work.recentlyResolved('partition', partition.nodes, now, config.reopenWindowMs);
+    if (recent !== undefined) {
+      work.emit({ kind: 'update', id: recent.id, patch: { status: 'open', resolvedAt: null } });
+      work.append(recent.id, [
+        {
+          at: iso(now),
+          kind: 'flap',
+          message: `partition again ${seconds(now - Date.parse(recent.resolvedAt ?? iso(now)))} after it resolved: ${partition.reason}`,
+        },
+      ]);
+      incident = work.get(recent.id);
+    } else {
+      incident = openPartitionIncident(work, partition, detection, facts, now);
+    }
+  }
+  if (incident === undefined) return;
+  const added = partition.nodes.filter((n) => !incident.nodes.includes(n));
+  if (added.length > 0) {
+    work.emit({
+      kind: 'update',
+      id: incident.id,
+      patch: {
+        nodes: [...incident.nodes, ...added].sort(),
+        affectedPods: mergePods(
+          incident.affectedPods,
+          added.flatMap((n) => affectedPods(facts, n)),
+        ),
+      },
+    });
+    work.append(
+      incident.id,
+      added.map((node) => ({
+        at: iso(now),
+        kind: 'note' as const,
+        node,
+        message: `${node} joined the partition`,
+      })),
+    );
+  }
+  const current = work.get(incident.id) ?? incident;
+  for (const node of current.nodes) {
+    const state = detection.nodes.get(node);
+    if (state !== undefined) work.append(incident.id, lifecycleEntries(current, state));
+  }
+}
+
+function openNodeIncident(
+  work: Workspace,
+  state: NodeDetectionState,
+  facts: ClusterFacts,
+  now: number,
+): Incident {
+  const heartbeat = leaseRenewTime(facts.lease(state.node)) ?? state.lastHeartbeatAt;
+  const skeleton: Incident = {
+    id: work.newId(now, state.node),
+    kind: 'node',
+    status: 'open',
+    nodes: [state.node],
+    openedAt: iso(now),
+    resolvedAt: null,
+    lastHeartbeatAt: heartbeat === null ? null : iso(heartbeat),
+    rootCause: null,
+    summary: `${state.node} is down: ${state.downReason ?? 'no reason recorded'}`,
+    timeline: [],
+    affectedPods: affectedPods(facts, state.node),
+  };
+  const timeline: TimelineEntry[] = [];
+  if (heartbeat !== null) timeline.push(heartbeatEntry(state.node, heartbeat));
+  timeline.push(...lifecycleEntries(skeleton, state));
+  timeline.push({
+    at: iso(now),
+    kind: 'incident-opened',
+    node: state.node,
+    message: `node incident opened for ${state.node}`,
+  });
+  const incident = { ...skeleton, timeline: sortEntries(timeline) };
+  work.emit({ kind: 'open', incident });
+  return incident;
+}
+
+function openPartitionIncident(
+  work: Workspace,
+  partition: PartitionState,
+  detection: ClusterDetectionState,
+  facts: ClusterFacts,
+  now: number,
+): Incident {
+  const timeline: TimelineEntry[] = [];
+  let earliestHeartbeat: number | null = null;
+  for (const node of partition.nodes) {
+    const state = detection.nodes.get(node);
+    const heartbeat = leaseRenewTime(facts.lease(node)) ?? state?.lastHeartbeatAt ?? null;
+    if (heartbeat !== null) {
+      timeline.push(heartbeatEntry(node, heartbeat));
+      earliestHeartbeat =
+        earliestHeartbeat === null ? heartbeat : Math.min(earliestHeartbeat, heartbeat);
+    }
+  }
+  const skeleton: Incident = {
+    id: work.newId(now, 'partition'),
+    kind: 'partition',
+    status: 'open',
+    nodes: [...partition.nodes],
+    openedAt: iso(now),
+    resolvedAt: null,
+    lastHeartbeatAt: earliestHeartbeat === null ? null : iso(earliestHeartbeat),
+    // The controller's own blindness is a cause we know; otherwise diagnosis decides.
+    rootCause: partition.controlPlaneSide ? 'CONTROL_PLANE_SIDE' : null,
+    summary: `partition: ${partition.reason}`,
+    timeline: [],
+    affectedPods: partition.nodes.flatMap((n) => affectedPods(facts, n)),
+  };
+  for (const node of partition.nodes) {
+    const state = detection.nodes.get(node);
+    if (state !== undefined) timeline.push(...lifecycleEntries({ ...skeleton, timeline }, state));
+  }
+  timeline.push({
+    at: iso(now),
+    kind: 'incident-opened',
+    message: `partition incident opened for ${partition.nodes.length} nodes: ${partition.nodes.join(', ')}`,
+  });
+  const incident = { ...skeleton, timeline: sortEntries(timeline) };
+  work.emit({ kind: 'open', incident });
+  return incident;
+}
+
+/** suspect / down / flap / recovering entries the node's state implies and the timeline lacks. */
+function lifecycleEntries(incident: Incident, state: NodeDetectionState): TimelineEntry[] {
+  const entries: TimelineEntry[] = [];
+  const node = state.node;
+  const has = (kind: TimelineEntry['kind'], at: number): boolean =>
+    incident.timeline.some((e) => e.kind === kind && e.node === node && e.at === iso(at)) ||
+    entries.some((e) => e.kind === kind && e.at === iso(at));
+  if (state.health === 'Healthy') return entries;
+  if (state.suspectAt !== null && !has('suspect', state.suspectAt)) {
+    entries.push({
+      at: iso(state.suspectAt),
+      kind: 'suspect',
+      node,
+      message: `suspect: ${state.suspectReason ?? 'no reason recorded'}`,
+    });
+  }
+  if ((state.health === 'Down' || state.health === 'Recovering') && state.downAt !== null) {
+    const downAt = state.downAt;
+    if (!has('down', downAt)) {
+      const before = incident.timeline.filter(
+        (e) =>
+          (e.kind === 'recovering' || e.kind === 'resolved') &&
+          e.node === node &&
+          Date.parse(e.at) <= downAt,
+      );
+      const previous = before[before.length - 1];
+      if (previous !== undefined) {
+        const gap = seconds(downAt - Date.parse(previous.at));
+        entries.push({
+          at: iso(downAt),
+          kind: 'flap',
+          node,
+          message:
+            previous.kind === 'resolved'
+              ? `flap: ${node} down again ${gap} after the incident resolved`
+              : `flap: ${node} relapsed ${gap} after it began recovering`,
+        });
+      }
+      entries.push({
+        at: iso(downAt),
+        kind: 'down',
+        node,
+        message: `down: ${state.downReason ?? 'no reason recorded'}`,
+      });
+    }
+  }
+  if (
+    state.health === 'Recovering' &&
+    state.recoveringAt !== null &&
+    !has('recovering', state.recoveringAt)
+  ) {
+    entries.push({
+      at: iso(state.recoveringAt),
+      kind: 'recovering',
+      node,
+      message: `recovering: ${node} answers again (Lease fresh, probes pass)`,
+    });
+  }
+  return entries;
+}
+
+/** Ready transitions and Kubernetes' own taints on `node`, once each. */
+function kubernetesEntries(incident: Incident, node: string, facts: ClusterFacts): TimelineEntry[] {
+  const snapshot = facts.node(node);
+  if (snapshot === undefined) return [];
+  const entries: TimelineEntry[] = [];
+  const has = (kind: TimelineEntry['kind'], at: string, message?: string): boolean =>
+    incident.timeline.some(
+      (e) =>
+        e.kind === kind &&
+        e.node === node &&
+        e.at === at &&
+        (message === undefined || e.message === message),
+    );
+  const ready = snapshot.conditions.find((c) => c.type === 'Ready');
+  const changedAt =
+    ready?.lastTransitionTime === undefined ? null : normalise(ready.lastTransitionTime);
+  if (ready !== undefined && changedAt !== null) {
+    if (ready.status !== 'True' && !has('k8s-not-ready', changedAt)) {
+      const why = [ready.reason, ready.message]
+        .filter((s) => s !== undefined && s !== '')
+        .join(': ');
+      entries.push({
+        at: changedAt,
+        kind: 'k8s-not-ready',
+        node,
+        message: `Kubernetes: ${node} Ready=${ready.status}${why === '' ? '' : ` (${why})`}`,
+      });
+    }
+    const wentNotReady = incident.timeline.some(
+      (e) => e.kind === 'k8s-not-ready' && e.node === node && e.at < changedAt,
+    );
+    if (ready.status === 'True' && wentNotReady && !has('ready-again', changedAt)) {
+      entries.push({
+        at: changedAt,
+        kind: 'ready-again',
+        node,
+        message: `Kubernetes: ${node} Ready=True again${ready.reason === undefined ? '' : ` (${ready.reason})`}`,
+      });
+    }
+  }
+  for (const taint of snapshot.taints) {
+    if (!K8S_TAINTS.includes(taint.key) || taint.timeAdded === undefined) continue;
+    const at = normalise(taint.timeAdded);
+    if (at === null) continue;
+    const message = `Kubernetes tainted ${node} ${taint.key}:${taint.effect}`;
+    if (!has('k8s-taint', at, message)) entries.push({ at, kind: 'k8s-taint', node, message });
+  }
+  return entries;
+}
+
+/** Affected pods that Kubernetes marked for deletion, or that are gone from their node. */
+function podEntries(incident: Incident, facts: ClusterFacts, now: number): TimelineEntry[] {
+  const where = new Map<string, { pod: PodSnapshot; node: string }>();
+  for (const node of incident.nodes) {
+    for (const pod of facts.podsOnNode(node)) where.set(podKey(pod), { pod, node });
+  }
+  const recorded = new Set(
+    incident.timeline.filter((e) => e.kind === 'pod-evicted').map((e) => e.message.split(' ')[0]),
+  );
+  const entries: TimelineEntry[] = [];
+  for (const affected of incident.affectedPods) {
+    const key = podKey(affected);
+    if (recorded.has(key)) continue;
+    const found = where.get(key);
+    if (found === undefined) {
+      entries.push({
+        at: iso(now),
+        kind: 'pod-evicted',
+        ...(incident.kind === 'node' && incident.nodes[0] !== undefined
+          ? { node: incident.nodes[0] }
+          : {}),
+        message: `${key} deleted`,
+      });
+    } else if (found.pod.deletionTimestamp !== null) {
+      entries.push({
+        at: normalise(found.pod.deletionTimestamp) ?? iso(now),
+        kind: 'pod-evicted',
+        node: found.node,
+        message: `${key} evicted (Kubernetes marked it for deletion)`,
+      });
+    }
+  }
+  return entries;
+}
+
+function affectedPods(facts: ClusterFacts, node: string): AffectedPod[] {
+  return facts
+    .podsOnNode(node)
+    .filter((p) => p.phase !== 'Succeeded' && p.phase !== 'Failed')
+    .map((p) => ({
+      namespace: p.namespace,
+      name: p.name,
+      ...(p.ownerKind !== null && p.ownerName !== null
+        ? { owner: `${p.ownerKind}/${p.ownerName}` }
+        : {}),
+    }))
+    .sort((a, b) => podKey(a).localeCompare(podKey(b)));
+}
+
+function mergePods(a: readonly AffectedPod[], b: readonly AffectedPod[]): AffectedPod[] {
+  const seen = new Set(a.map(podKey));
+  return [...a, ...b.filter((p) => !seen.has(podKey(p)))];
+}
+
+function podKey(pod: { readonly namespace: string; readonly name: string }): string {
+  return `${pod.namespace}/${pod.name}`;
+}
+
+function heartbeatEntry(node: string, at: number): TimelineEntry {
+  return {
+    at: iso(at),
+    kind: 'last-heartbeat',
+    node,
+    message: `last Lease renewal of ${node} (kube-node-lease/${node})`,
+  };
+}
+
+function leaseRenewTime(lease: LeaseSnapshot | undefined): number | null {
+  if (lease?.renewTime == null) return null;
+  const t = Date.parse(lease.renewTime);
+  return Number.isFinite(t) ? t : null;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** Kubernetes writes `2025-08-25T03:58:55Z`; the timeline uses one form throughout. */
+function normalise(time: string): string | null {
+  const t = Date.parse(time);
+  return Number.isFinite(t) ? iso(t) : null;
+}
+
+/** Stable sort by time: entries recorded later but dated earlier go where they belong. */
+function sortEntries(entries: readonly TimelineEntry[]): TimelineEntry[] {
+  return entries
+    .map((entry, i) => ({ entry, i }))
+    .sort((a, b) => a.entry.at.localeCompare(b.entry.at) || a.i - b.i)
+    .map(({ entry }) => entry);
+}
+
+/**
+ * Incident ids: `inc-<yyyymmdd>-<hhmmss>-<node or 'partition'>-<n>`, UTC,
+ * n counting ids that would otherwise collide. Same clock, same node, same
+ * history → same id.
+ */
+export function incidentId(now: number, subject: string, existing: Iterable<string>): string {
+  const stamp = iso(now).replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  const prefix = `inc-${stamp}-${subject}-`;
+  let n = 1;
+  for (const id of existing) if (id.startsWith(prefix)) n++;
+  return `${prefix}${n}`;
+}
+
+/** Applies commands in order; the reference semantics for every incident store. */
+export function applyIncidentCommands(
+  incidents: readonly Incident[],
+  commands: readonly IncidentCommand[],
+): Incident[] {
+  const byId = new Map(incidents.map((i) => [i.id, i]));
+  for (const command of commands) {
+    if (command.kind === 'open') {
+      if (byId.has(command.incident.id)) {
+        throw new NodeWardenError('CONFLICT', `incident ${command.incident.id} already exists`, {
+          hint: 'decide again from the stored incidents; ids come from the clock and the node',
+        });
+      }
+      byId.set(command.incident.id, command.incident);
+      continue;
+    }
+    const current = byId.get(command.id);
+    if (current === undefined) {
+      throw badInput(
+        `incident ${command.id} does not exist (${command.kind})`,
+        'apply commands to the incidents they were decided from',
+      );
+    }
+    switch (command.kind) {
+      case 'append':
+        byId.set(command.id, {
+          ...current,
+          timeline: sortEntries([...current.timeline, ...command.entries]),
+        });
+        break;
+      case 'update':
+        byId.set(command.id, { ...current, ...command.patch });
+        break;
+      case 'resolve':
+        byId.set(command.id, {
+          ...current,
+          status: 'resolved',
+          resolvedAt: command.resolvedAt,
+          timeline: sortEntries([...current.timeline, command.entry]),
+        });
+        break;
+    }
+  }
+  return [...byId.values()];
+}
+
+/** The incidents as the decision proceeds, so later rules see earlier commands. */
+class Workspace {
+  readonly commands: IncidentCommand[] = [];
+  private incidents: Incident[];
+
+  constructor(incidents: readonly Incident[]) {
+    this.incidents = [...incidents];
+  }
+
+  emit(command: IncidentCommand): void {
+    this.commands.push(command);
+    this.incidents = applyIncidentCommands(this.incidents, [command]);
+  }
+
+  append(id: string, entries: readonly TimelineEntry[]): void {
+    if (entries.length > 0) this.emit({ kind: 'append', id, entries });
+  }
+
+  get(id: string): Incident | undefined {
+    return this.incidents.find((i) => i.id === id);
+  }
+
+  openIncidents(): Incident[] {
+    return this.incidents.filter((i) => i.status === 'open');
+  }
+
+  openNodeIncident(node: string): Incident | undefined {
+    return this.incidents.find(
+      (i) => i.status === 'open' && i.kind === 'node' && i.nodes[0] === node,
+    );
+  }
+
+  /** The latest incident of this kind over these nodes that resolved within the window. */
+  recentlyResolved(
+    kind: Incident['kind'],
+    nodes: readonly string[],
+    now: number,
+    windowMs: number,
+  ): Incident | undefined {
+    return this.incidents
+      .filter(
+        (i) =>
+          i.kind === kind &&
+          i.status === 'resolved' &&
+          i.resolvedAt !== null &&
+          now - Date.parse(i.resolvedAt) <= windowMs &&
+          i.nodes.some((n) => nodes.includes(n)),
+      )
+      .sort((a, b) => (b.resolvedAt ?? '').localeCompare(a.resolvedAt ?? ''))[0];
+  }
+
+  newId(now: number, subject: string): string {
+    return incidentId(
+      now,
+      subject,
+      this.incidents.map((i) => i.id),
+    );
+  }
+}
