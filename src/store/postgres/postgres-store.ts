@@ -451,6 +451,13 @@ export class PostgresIncidentStore implements IncidentStore {
       throw storeError(error, this.#target.where);
     }
     let broken: Error | undefined;
+    // node-postgres emits a lost connection as 'error' on the checked-out
+    // client; unheard, that event would kill the process. Heard, the query
+    // in flight fails (UNAVAILABLE) and the connection is discarded.
+    const onLost = (error: Error) => {
+      broken = error;
+    };
+    client.on('error', onLost);
     try {
       await client.query(begin);
       const result = await body(client);
@@ -468,6 +475,7 @@ export class PostgresIncidentStore implements IncidentStore {
       }
       throw storeError(error, this.#target.where);
     } finally {
+      client.off('error', onLost);
       client.release(broken);
     }
   }
@@ -561,6 +569,10 @@ async function migrate(pool: pg.Pool, target: PostgresTarget): Promise<void> {
   const latest = latestVersion(POSTGRES_MIGRATIONS);
   const client = await pool.connect();
   let broken: Error | undefined;
+  const onLost = (error: Error) => {
+    broken = error;
+  };
+  client.on('error', onLost);
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {
@@ -604,6 +616,7 @@ async function migrate(pool: pg.Pool, target: PostgresTarget): Promise<void> {
       }
     }
   } finally {
+    client.off('error', onLost);
     client.release(broken);
   }
 }

@@ -176,6 +176,24 @@ export class SqliteIncidentStore implements IncidentStore {
     return this.#where;
   }
 
+  /** The connection's durability settings as SQLite reports them (see `open` for why). */
+  settings(): Promise<{
+    journalMode: string;
+    synchronous: string;
+    foreignKeys: boolean;
+    busyTimeoutMs: number;
+  }> {
+    return this.#call(() => {
+      const synchronous = this.#db.pragma('synchronous', { simple: true }) as number;
+      return {
+        journalMode: String(this.#db.pragma('journal_mode', { simple: true })),
+        synchronous: ['OFF', 'NORMAL', 'FULL', 'EXTRA'][synchronous] ?? String(synchronous),
+        foreignKeys: this.#db.pragma('foreign_keys', { simple: true }) === 1,
+        busyTimeoutMs: this.#db.pragma('busy_timeout', { simple: true }) as number,
+      };
+    });
+  }
+
   /**
    * SQLite's own consistency checks (page structure and foreign keys); an
    * empty list means the file is sound. For the crash test and `store check`.
