@@ -125,6 +125,7 @@ export class SqliteIncidentStore implements IncidentStore {
   readonly #db: Database.Database;
   readonly #where: string;
   readonly #retention: number;
+  readonly #statements = new Map<string, Database.Statement>();
   #closed = false;
 
   private constructor(db: Database.Database, where: string, retention: number) {
@@ -215,22 +216,20 @@ export class SqliteIncidentStore implements IncidentStore {
       this.#db
         .transaction(() => {
           if (this.#exists(inc.id)) throw incidentExists(inc.id);
-          this.#db
-            .prepare(
-              `INSERT INTO incidents (id, kind, status, opened_at, resolved_at, last_heartbeat_at, root_cause, summary, affected_pods)
+          this.#sql(
+            `INSERT INTO incidents (id, kind, status, opened_at, resolved_at, last_heartbeat_at, root_cause, summary, affected_pods)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-            )
-            .run(
-              inc.id,
-              inc.kind,
-              inc.status,
-              inc.openedAt,
-              inc.resolvedAt,
-              inc.lastHeartbeatAt,
-              inc.rootCause,
-              inc.summary,
-              JSON.stringify(inc.affectedPods),
-            );
+          ).run(
+            inc.id,
+            inc.kind,
+            inc.status,
+            inc.openedAt,
+            inc.resolvedAt,
+            inc.lastHeartbeatAt,
+            inc.rootCause,
+            inc.summary,
+            JSON.stringify(inc.affectedPods),
+          );
           this.#insertNodes(inc.id, inc.nodes);
           this.#insertTimeline(inc.id, inc.timeline);
         })
@@ -240,41 +239,42 @@ export class SqliteIncidentStore implements IncidentStore {
   }
 
   getIncident(id: string): Promise<Incident> {
-    return this.#call(() => this.#load(check.id(id)));
+    return this.#call(() => this.#read(() => this.#load(check.id(id))));
   }
 
   listIncidents(query?: IncidentQuery): Promise<Incident[]> {
     return this.#call(() => {
       const q = check.query(query);
-      const rows = this.#db
-        .prepare(
+      return this.#read(() => {
+        const rows = this.#sql(
           `SELECT * FROM incidents i
            WHERE (@status IS NULL OR i.status = @status)
              AND (@node IS NULL OR EXISTS (SELECT 1 FROM incident_nodes n WHERE n.incident_id = i.id AND n.node = @node))
              AND (@before IS NULL OR i.opened_at < @before)
            ORDER BY i.opened_at DESC, i.id DESC
            LIMIT @limit`,
-        )
-        .all({
+        ).all({
           status: q.status ?? null,
           node: q.node ?? null,
           before: q.before ?? null,
           limit: q.limit,
         }) as IncidentRow[];
-      return this.#db.transaction(() => rows.map((row) => this.#hydrate(row)))();
+        return rows.map((row) => this.#hydrate(row));
+      });
     });
   }
 
   findOpenIncident(node: string): Promise<Incident | null> {
     return this.#call(() => {
-      const row = this.#db
-        .prepare(
+      const wanted = check.nodeName(node);
+      return this.#read(() => {
+        const row = this.#sql(
           `SELECT i.* FROM incidents i JOIN incident_nodes n ON n.incident_id = i.id
            WHERE n.node = ? AND i.status = 'open'
            ORDER BY i.opened_at DESC, i.id DESC LIMIT 1`,
-        )
-        .get(check.nodeName(node)) as IncidentRow | undefined;
-      return row === undefined ? null : this.#hydrate(row);
+        ).get(wanted) as IncidentRow | undefined;
+        return row === undefined ? null : this.#hydrate(row);
+      });
     });
   }
 
@@ -284,22 +284,20 @@ export class SqliteIncidentStore implements IncidentStore {
       return this.#db
         .transaction(() => {
           const next = check.patched(this.#load(incidentId), patch);
-          this.#db
-            .prepare(
-              `UPDATE incidents SET status = ?, resolved_at = ?, last_heartbeat_at = ?, root_cause = ?, summary = ?, affected_pods = ?
+          this.#sql(
+            `UPDATE incidents SET status = ?, resolved_at = ?, last_heartbeat_at = ?, root_cause = ?, summary = ?, affected_pods = ?
                WHERE id = ?`,
-            )
-            .run(
-              next.status,
-              next.resolvedAt,
-              next.lastHeartbeatAt,
-              next.rootCause,
-              next.summary,
-              JSON.stringify(next.affectedPods),
-              incidentId,
-            );
+          ).run(
+            next.status,
+            next.resolvedAt,
+            next.lastHeartbeatAt,
+            next.rootCause,
+            next.summary,
+            JSON.stringify(next.affectedPods),
+            incidentId,
+          );
           if (patch.nodes !== undefined) {
-            this.#db.prepare('DELETE FROM incident_nodes WHERE incident_id = ?').run(incidentId);
+            this.#sql('DELETE FROM incident_nodes WHERE incident_id = ?').run(incidentId);
             this.#insertNodes(incidentId, next.nodes);
           }
           return this.#load(incidentId);
@@ -329,25 +327,23 @@ export class SqliteIncidentStore implements IncidentStore {
           if (r.incidentId !== null && !this.#exists(r.incidentId)) {
             throw incidentNotFound(r.incidentId);
           }
-          if (this.#db.prepare('SELECT 1 FROM audit WHERE id = ?').get(r.id) !== undefined) {
+          if (this.#sql('SELECT 1 FROM audit WHERE id = ?').get(r.id) !== undefined) {
             throw auditExists(r.id);
           }
-          this.#db
-            .prepare(
-              `INSERT INTO audit (id, incident_id, at, actor, action, reason, evidence, result, duration_ms)
+          this.#sql(
+            `INSERT INTO audit (id, incident_id, at, actor, action, reason, evidence, result, duration_ms)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-            )
-            .run(
-              r.id,
-              r.incidentId,
-              r.at,
-              r.actor,
-              r.action,
-              r.reason,
-              evidenceJson,
-              r.result,
-              r.durationMs,
-            );
+          ).run(
+            r.id,
+            r.incidentId,
+            r.at,
+            r.actor,
+            r.action,
+            r.reason,
+            evidenceJson,
+            r.result,
+            r.durationMs,
+          );
         })
         .immediate();
     });
@@ -357,9 +353,9 @@ export class SqliteIncidentStore implements IncidentStore {
     return this.#call(() => {
       const wanted = incidentId === null ? null : check.id(incidentId, 'incidentId');
       if (wanted !== null && !this.#exists(wanted)) throw incidentNotFound(wanted);
-      const rows = this.#db
-        .prepare('SELECT * FROM audit WHERE incident_id IS ? ORDER BY at, seq')
-        .all(wanted) as AuditRow[];
+      const rows = this.#sql('SELECT * FROM audit WHERE incident_id IS ? ORDER BY at, seq').all(
+        wanted,
+      ) as AuditRow[];
       return rows.map((r) => ({
         id: r.id,
         incidentId: r.incident_id,
@@ -384,19 +380,15 @@ export class SqliteIncidentStore implements IncidentStore {
       };
       this.#db
         .transaction(() => {
-          this.#db
-            .prepare(
-              'INSERT INTO last_words (node, kind, at, data) VALUES (@node, @kind, @at, @data)',
-            )
-            .run(row);
+          this.#sql(
+            'INSERT INTO last_words (node, kind, at, data) VALUES (@node, @kind, @at, @data)',
+          ).run(row);
           // Retention: newest by time (then arrival) survive; a late blob with an old time is the first to go.
-          this.#db
-            .prepare(
-              `DELETE FROM last_words WHERE node = @node AND kind = @kind AND seq NOT IN (
+          this.#sql(
+            `DELETE FROM last_words WHERE node = @node AND kind = @kind AND seq NOT IN (
                  SELECT seq FROM last_words WHERE node = @node AND kind = @kind
                  ORDER BY at DESC, seq DESC LIMIT @keep)`,
-            )
-            .run({ node: row.node, kind: row.kind, keep: this.#retention });
+          ).run({ node: row.node, kind: row.kind, keep: this.#retention });
         })
         .immediate();
     });
@@ -404,11 +396,9 @@ export class SqliteIncidentStore implements IncidentStore {
 
   lastWords(node: string, sinceIso: string): Promise<LastWords[]> {
     return this.#call(() => {
-      const rows = this.#db
-        .prepare(
-          'SELECT node, at, kind, data FROM last_words WHERE node = ? AND at >= ? ORDER BY at, seq',
-        )
-        .all(check.nodeName(node), check.instant(sinceIso, 'since')) as LastWordsRow[];
+      const rows = this.#sql(
+        'SELECT node, at, kind, data FROM last_words WHERE node = ? AND at >= ? ORDER BY at, seq',
+      ).all(check.nodeName(node), check.instant(sinceIso, 'since')) as LastWordsRow[];
       return rows.map((r) => ({
         node: r.node,
         at: r.at,
@@ -420,9 +410,8 @@ export class SqliteIncidentStore implements IncidentStore {
 
   getMeta(key: string): Promise<JsonValue | undefined> {
     return this.#call(() => {
-      const row = this.#db
-        .prepare('SELECT value FROM meta WHERE key = ?')
-        .get(check.metaKey(key)) as { value: string } | undefined;
+      const row = this.#sql('SELECT value FROM meta WHERE key = ?').get(check.metaKey(key)) as
+        { value: string } | undefined;
       return row === undefined ? undefined : check.parseJson(row.value);
     });
   }
@@ -451,41 +440,55 @@ export class SqliteIncidentStore implements IncidentStore {
     }
   }
 
+  /** Each SQL text is prepared once and reused. */
+  #sql(text: string): Database.Statement {
+    let statement = this.#statements.get(text);
+    if (statement === undefined) {
+      statement = this.#db.prepare(text);
+      this.#statements.set(text, statement);
+    }
+    return statement;
+  }
+
+  /** A deferred read transaction: an incident and its timeline come from one snapshot. */
+  #read<T>(body: () => T): T {
+    return this.#db.transaction(body)();
+  }
+
   #exists(incidentId: string): boolean {
-    return this.#db.prepare('SELECT 1 FROM incidents WHERE id = ?').get(incidentId) !== undefined;
+    return this.#sql('SELECT 1 FROM incidents WHERE id = ?').get(incidentId) !== undefined;
   }
 
   #insertNodes(incidentId: string, nodes: readonly string[]): void {
-    const insert = this.#db.prepare(
+    const insert = this.#sql(
       'INSERT INTO incident_nodes (incident_id, node, position) VALUES (?, ?, ?)',
     );
     nodes.forEach((node, position) => insert.run(incidentId, node, position));
   }
 
   #insertTimeline(incidentId: string, entries: readonly TimelineEntry[]): void {
-    const insert = this.#db.prepare(
+    const insert = this.#sql(
       'INSERT INTO timeline (incident_id, at, kind, message, node) VALUES (?, ?, ?, ?, ?)',
     );
     for (const e of entries) insert.run(incidentId, e.at, e.kind, e.message, e.node ?? null);
   }
 
   #load(incidentId: string): Incident {
-    const row = this.#db.prepare('SELECT * FROM incidents WHERE id = ?').get(incidentId) as
+    const row = this.#sql('SELECT * FROM incidents WHERE id = ?').get(incidentId) as
       IncidentRow | undefined;
     if (row === undefined) throw incidentNotFound(incidentId);
     return this.#hydrate(row);
   }
 
   #hydrate(row: IncidentRow): Incident {
-    const nodes = this.#db
-      .prepare('SELECT node FROM incident_nodes WHERE incident_id = ? ORDER BY position')
+    const nodes = this.#sql(
+      'SELECT node FROM incident_nodes WHERE incident_id = ? ORDER BY position',
+    )
       .pluck()
       .all(row.id) as string[];
-    const timeline = this.#db
-      .prepare(
-        'SELECT at, kind, message, node FROM timeline WHERE incident_id = ? ORDER BY at, seq',
-      )
-      .all(row.id) as TimelineRow[];
+    const timeline = this.#sql(
+      'SELECT at, kind, message, node FROM timeline WHERE incident_id = ? ORDER BY at, seq',
+    ).all(row.id) as TimelineRow[];
     return {
       id: row.id,
       kind: row.kind,
