@@ -85,7 +85,16 @@ Examples:
 `;
 
 type Subcommand = 'up' | 'status' | 'exec' | 'fault' | 'heal' | 'down' | 'build-k8s' | 'workload';
-const SUBCOMMANDS: readonly Subcommand[] = ['up', 'status', 'exec', 'fault', 'heal', 'down', 'build-k8s', 'workload'];
+const SUBCOMMANDS: readonly Subcommand[] = [
+  'up',
+  'status',
+  'exec',
+  'fault',
+  'heal',
+  'down',
+  'build-k8s',
+  'workload',
+];
 
 function requireRoot(sub: string): void {
   if (process.getuid?.() !== 0) {
@@ -176,8 +185,20 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
         'api-port': { type: 'string' },
       });
       noPositionals('up', positionals);
-      const grace = intFlag('grace-period', values['grace-period'], KUBERNETES_DEFAULT_TIMING.nodeMonitorGracePeriodSeconds, 2, 3600);
-      const toleration = intFlag('toleration', values.toleration, KUBERNETES_DEFAULT_TIMING.unreachableTolerationSeconds, 0, 86_400);
+      const grace = intFlag(
+        'grace-period',
+        values['grace-period'],
+        KUBERNETES_DEFAULT_TIMING.nodeMonitorGracePeriodSeconds,
+        2,
+        3600,
+      );
+      const toleration = intFlag(
+        'toleration',
+        values.toleration,
+        KUBERNETES_DEFAULT_TIMING.unreachableTolerationSeconds,
+        0,
+        86_400,
+      );
       const apiPort = intFlag('api-port', values['api-port'], DEFAULT_API_HOST_PORT, 0, 65535);
       // Range errors come from planLab, which names the limits; intFlag only rejects non-numbers here.
       const nodes = intFlag(
@@ -229,7 +250,10 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
     case 'workload': {
       const [what, ...more] = rest;
       if (what !== 'seed' || more.length > 0) {
-        throw badInput(`unknown lab workload "${rest.join(' ')}"`, 'use: nodewarden lab workload seed');
+        throw badInput(
+          `unknown lab workload "${rest.join(' ')}"`,
+          'use: nodewarden lab workload seed',
+        );
       }
       const state = await readState(ctx.dir);
       if (!state?.controlPlane) {
@@ -239,7 +263,10 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
       }
       const { kc } = await loadKubeConfig(state.controlPlane.adminKubeconfig);
       const mig = state.nodes.find((n) => n.role === 'mig');
-      if (!mig) throw new NodeWardenError('NOT_FOUND', 'the lab has no MIG node', { hint: 'lab down && lab up' });
+      if (!mig)
+        throw new NodeWardenError('NOT_FOUND', 'the lab has no MIG node', {
+          hint: 'lab down && lab up',
+        });
       await applySeedWorkloads(
         kc,
         mig.name,

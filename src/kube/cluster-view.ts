@@ -51,25 +51,52 @@ export class KubeClusterView implements ClusterView {
     this.#log = log;
     this.#opts = opts;
     const contact = (ok: boolean, error?: string): void => this.#contact(ok, error);
-    this.#nodes = new Informer(kc, { name: 'nodes', path: '/api/v1/nodes', map: toNode, key: (n) => n.name }, log, contact, opts.informer);
-    this.#leases = new Informer(
+    this.#nodes = new Informer(
       kc,
-      { name: 'leases', path: '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', map: toLease, key: (l) => l.node },
+      { name: 'nodes', path: '/api/v1/nodes', map: toNode, key: (n) => n.name },
       log,
       contact,
       opts.informer,
     );
-    this.#pods = new Informer(kc, { name: 'pods', path: '/api/v1/pods', map: toPod, key: podKey }, log, contact, opts.informer);
+    this.#leases = new Informer(
+      kc,
+      {
+        name: 'leases',
+        path: '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases',
+        map: toLease,
+        key: (l) => l.node,
+      },
+      log,
+      contact,
+      opts.informer,
+    );
+    this.#pods = new Informer(
+      kc,
+      { name: 'pods', path: '/api/v1/pods', map: toPod, key: podKey },
+      log,
+      contact,
+      opts.informer,
+    );
     this.#events = new Informer(
       kc,
-      { name: 'events', path: '/api/v1/events', fieldSelector: 'involvedObject.kind=Node', map: toEvent, key: (e) => `${e.namespace}/${e.name}` },
+      {
+        name: 'events',
+        path: '/api/v1/events',
+        fieldSelector: 'involvedObject.kind=Node',
+        map: toEvent,
+        key: (e) => `${e.namespace}/${e.name}`,
+      },
       log,
       contact,
       opts.informer,
     );
     this.#nodes.onEvent(({ action, item }) => this.#onChange({ kind: 'node', action, node: item }));
-    this.#leases.onEvent(({ action, item }) => this.#onChange({ kind: 'lease', action, lease: item }));
-    this.#events.onEvent(({ action, item }) => this.#onChange({ kind: 'event', action, event: item }));
+    this.#leases.onEvent(({ action, item }) =>
+      this.#onChange({ kind: 'lease', action, lease: item }),
+    );
+    this.#events.onEvent(({ action, item }) =>
+      this.#onChange({ kind: 'event', action, event: item }),
+    );
     this.#pods.onEvent(({ action, item }) => {
       this.#indexPod(action, item);
       this.#onChange({ kind: 'pod', action, pod: item });
@@ -87,7 +114,7 @@ export class KubeClusterView implements ClusterView {
     if (!pod.nodeName || action === 'delete') return;
     this.#nodeOfPod.set(key, pod.nodeName);
     let pods = this.#podsByNode.get(pod.nodeName);
-    if (!pods) this.#podsByNode.set(pod.nodeName, (pods = new Map()));
+    if (!pods) this.#podsByNode.set(pod.nodeName, (pods = new Map<string, PodSnapshot>()));
     pods.set(key, pod);
   }
 
@@ -95,9 +122,17 @@ export class KubeClusterView implements ClusterView {
     const was = this.#connection.connected;
     this.#connection = ok
       ? { connected: true, lastContactAt: new Date().toISOString(), error: null }
-      : { connected: false, lastContactAt: this.#connection.lastContactAt, error: error ?? 'unknown error' };
+      : {
+          connected: false,
+          lastContactAt: this.#connection.lastContactAt,
+          error: error ?? 'unknown error',
+        };
     if (was !== ok) {
-      this.#log.log(ok ? 'info' : 'warn', ok ? 'API server reachable' : 'API server unreachable', ok ? {} : { error });
+      this.#log.log(
+        ok ? 'info' : 'warn',
+        ok ? 'API server reachable' : 'API server unreachable',
+        ok ? {} : { error },
+      );
       this.#onChange({ kind: 'connection', connected: ok, ...(error ? { error } : {}) });
     }
   }
@@ -114,7 +149,12 @@ export class KubeClusterView implements ClusterView {
       this.#health = setTimeout(() => void ping(), this.#opts.healthIntervalMs);
     };
     await ping();
-    await Promise.all([this.#nodes.start(), this.#leases.start(), this.#pods.start(), this.#events.start()]);
+    await Promise.all([
+      this.#nodes.start(),
+      this.#leases.start(),
+      this.#pods.start(),
+      this.#events.start(),
+    ]);
   }
 
   stop(): Promise<void> {

@@ -17,23 +17,35 @@ export async function loadKubeConfig(path?: string): Promise<{ kc: KubeConfig; s
     try {
       await readFile(file, 'utf8');
     } catch (error) {
-      throw new NodeWardenError('BAD_INPUT', `cannot read kubeconfig ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, {
-        hint: 'pass --kubeconfig <path> to a readable file (the lab writes one: nodewarden lab status)',
-        cause: error,
-      });
+      throw new NodeWardenError(
+        'BAD_INPUT',
+        `cannot read kubeconfig ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+        {
+          hint: 'pass --kubeconfig <path> to a readable file (the lab writes one: nodewarden lab status)',
+          cause: error,
+        },
+      );
     }
     try {
       kc.loadFromFile(file);
     } catch (error) {
-      throw new NodeWardenError('BAD_INPUT', `kubeconfig ${file} is not valid: ${error instanceof Error ? error.message : String(error)}`, {
-        hint: 'check it with kubectl --kubeconfig <path> config view',
-        cause: error,
-      });
+      throw new NodeWardenError(
+        'BAD_INPUT',
+        `kubeconfig ${file} is not valid: ${error instanceof Error ? error.message : String(error)}`,
+        {
+          hint: 'check it with kubectl --kubeconfig <path> config view',
+          cause: error,
+        },
+      );
     }
     if (!kc.getCurrentCluster()) {
-      throw new NodeWardenError('BAD_INPUT', `kubeconfig ${file} has no current context with a cluster`, {
-        hint: 'set current-context, or pass a kubeconfig that has one',
-      });
+      throw new NodeWardenError(
+        'BAD_INPUT',
+        `kubeconfig ${file} has no current context with a cluster`,
+        {
+          hint: 'set current-context, or pass a kubeconfig that has one',
+        },
+      );
     }
     return { kc, source: file };
   }
@@ -48,15 +60,23 @@ export async function loadKubeConfig(path?: string): Promise<{ kc: KubeConfig; s
   try {
     kc.loadFromDefault();
   } catch (error) {
-    throw new NodeWardenError('BAD_INPUT', `no usable kubeconfig: ${error instanceof Error ? error.message : String(error)}`, {
-      hint: 'pass --kubeconfig <path> or set KUBECONFIG',
-      cause: error,
-    });
+    throw new NodeWardenError(
+      'BAD_INPUT',
+      `no usable kubeconfig: ${error instanceof Error ? error.message : String(error)}`,
+      {
+        hint: 'pass --kubeconfig <path> or set KUBECONFIG',
+        cause: error,
+      },
+    );
   }
   if (!kc.getCurrentCluster()) {
-    throw new NodeWardenError('BAD_INPUT', 'no kubeconfig found (no --kubeconfig, no KUBECONFIG, not in a cluster, no ~/.kube/config)', {
-      hint: 'pass --kubeconfig <path> or set KUBECONFIG',
-    });
+    throw new NodeWardenError(
+      'BAD_INPUT',
+      'no kubeconfig found (no --kubeconfig, no KUBECONFIG, not in a cluster, no ~/.kube/config)',
+      {
+        hint: 'pass --kubeconfig <path> or set KUBECONFIG',
+      },
+    );
   }
   return { kc, source: '~/.kube/config' };
 }

@@ -14,22 +14,40 @@ export class KubeHttpError extends NodeWardenError {
   readonly status: number;
   readonly reason: string;
   constructor(status: number, reason: string, message: string) {
-    super(status === 404 ? 'NOT_FOUND' : status === 409 ? 'CONFLICT' : status === 403 || status === 401 ? 'BAD_INPUT' : 'UNAVAILABLE', message, {
-      hint:
-        status === 403
-          ? 'the identity in the kubeconfig lacks RBAC permission for this call; see deploy/helm RBAC'
-          : status === 401
-            ? 'the credentials in the kubeconfig were rejected; refresh them'
-            : 'check that the API server is reachable',
-    });
+    super(
+      status === 404
+        ? 'NOT_FOUND'
+        : status === 409
+          ? 'CONFLICT'
+          : status === 403 || status === 401
+            ? 'BAD_INPUT'
+            : 'UNAVAILABLE',
+      message,
+      {
+        hint:
+          status === 403
+            ? 'the identity in the kubeconfig lacks RBAC permission for this call; see deploy/helm RBAC'
+            : status === 401
+              ? 'the credentials in the kubeconfig were rejected; refresh them'
+              : 'check that the API server is reachable',
+      },
+    );
     this.status = status;
     this.reason = reason;
   }
 }
 
-async function options(kc: KubeConfig, method: string, path: string, headers: Record<string, string> = {}): Promise<{ opts: RequestOptions; secure: boolean }> {
+async function options(
+  kc: KubeConfig,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ opts: RequestOptions; secure: boolean }> {
   const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new NodeWardenError('BAD_INPUT', 'kubeconfig has no current cluster', { hint: 'set current-context' });
+  if (!cluster)
+    throw new NodeWardenError('BAD_INPUT', 'kubeconfig has no current cluster', {
+      hint: 'set current-context',
+    });
   const url = new URL(cluster.server);
   const opts: RequestOptions = {
     host: url.hostname,
@@ -52,7 +70,11 @@ function statusError(status: number, body: string, what: string): KubeHttpError 
   } catch {
     // Not a Status object: keep the raw text.
   }
-  return new KubeHttpError(status, reason, `${what}: HTTP ${status}${reason ? ` ${reason}` : ''}: ${message}`);
+  return new KubeHttpError(
+    status,
+    reason,
+    `${what}: HTTP ${status}${reason ? ` ${reason}` : ''}: ${message}`,
+  );
 }
 
 /** One request with a deadline; resolves the parsed JSON body on 2xx. */
@@ -69,7 +91,9 @@ export async function kubeRequest<T>(
     kc,
     method,
     path,
-    payload === undefined ? {} : { 'content-type': contentType, 'content-length': String(Buffer.byteLength(payload)) },
+    payload === undefined
+      ? {}
+      : { 'content-type': contentType, 'content-length': String(Buffer.byteLength(payload)) },
   );
   return new Promise<T>((resolve, reject) => {
     const req = (secure ? request : httpRequest)(opts, (res) => {
@@ -81,20 +105,34 @@ export async function kubeRequest<T>(
           try {
             resolve((text ? JSON.parse(text) : {}) as T);
           } catch (error) {
-            reject(new NodeWardenError('UNAVAILABLE', `${method} ${path}: response is not JSON`, { cause: error }));
+            reject(
+              new NodeWardenError('UNAVAILABLE', `${method} ${path}: response is not JSON`, {
+                cause: error,
+              }),
+            );
           }
         } else reject(statusError(status, text, `${method} ${path}`));
       });
       res.on('error', reject);
     });
     req.setTimeout(timeoutMs, () =>
-      req.destroy(new NodeWardenError('TIMEOUT', `${method} ${path}: no answer from the API server after ${timeoutMs} ms`, { hint: 'check that the API server is reachable from here' })),
+      req.destroy(
+        new NodeWardenError(
+          'TIMEOUT',
+          `${method} ${path}: no answer from the API server after ${timeoutMs} ms`,
+          { hint: 'check that the API server is reachable from here' },
+        ),
+      ),
     );
     req.on('error', (error: NodeJS.ErrnoException) =>
       reject(
         error instanceof NodeWardenError
           ? error
-          : new NodeWardenError('UNAVAILABLE', `${method} ${path}: ${error.code ?? error.message}`, { hint: 'check that the API server is reachable from here', cause: error }),
+          : new NodeWardenError(
+              'UNAVAILABLE',
+              `${method} ${path}: ${error.code ?? error.message}`,
+              { hint: 'check that the API server is reachable from here', cause: error },
+            ),
       ),
     );
     req.end(payload);
@@ -147,13 +185,17 @@ export async function kubeWatch(
       try {
         onEvent(JSON.parse(line) as WatchEvent);
       } catch (error) {
-        end(new NodeWardenError('UNAVAILABLE', `watch ${path}: undecodable event`, { cause: error }));
+        end(
+          new NodeWardenError('UNAVAILABLE', `watch ${path}: undecodable event`, { cause: error }),
+        );
       }
     });
     res.on('end', () => end(null));
     res.on('error', (e) => end(e));
   });
-  req.setTimeout(idleTimeoutMs, () => end(new NodeWardenError('TIMEOUT', `watch ${path}: silent for ${idleTimeoutMs} ms`)));
+  req.setTimeout(idleTimeoutMs, () =>
+    end(new NodeWardenError('TIMEOUT', `watch ${path}: silent for ${idleTimeoutMs} ms`)),
+  );
   req.on('error', (e) => end(e));
   req.end();
   return { done, abort: () => end(null) };

@@ -56,7 +56,13 @@ export class Informer<T> {
   #synced: Promise<void>;
   #markSynced: () => void = () => undefined;
 
-  constructor(kc: KubeConfig, spec: InformerSpec<T>, log: Logger, contact: (ok: boolean, error?: string) => void, opts: InformerOptions = DEFAULT_INFORMER_OPTIONS) {
+  constructor(
+    kc: KubeConfig,
+    spec: InformerSpec<T>,
+    log: Logger,
+    contact: (ok: boolean, error?: string) => void,
+    opts: InformerOptions = DEFAULT_INFORMER_OPTIONS,
+  ) {
     this.#kc = kc;
     this.#spec = spec;
     this.#opts = opts;
@@ -108,7 +114,10 @@ export class Informer<T> {
     let cont = '';
     let rv = '';
     do {
-      const page = await kubeRequest<{ items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } }>(
+      const page = await kubeRequest<{
+        items?: unknown[];
+        metadata?: { resourceVersion?: string; continue?: string };
+      }>(
         this.#kc,
         'GET',
         this.#query({ limit: String(this.#opts.pageSize), ...(cont ? { continue: cont } : {}) }),
@@ -143,7 +152,12 @@ export class Informer<T> {
       needRelist = false;
       const watch = await kubeWatch(
         this.#kc,
-        this.#query({ watch: 'true', allowWatchBookmarks: 'true', resourceVersion: this.#resourceVersion, timeoutSeconds: String(Math.round(240 + Math.random() * 120)) }),
+        this.#query({
+          watch: 'true',
+          allowWatchBookmarks: 'true',
+          resourceVersion: this.#resourceVersion,
+          timeoutSeconds: String(Math.round(240 + Math.random() * 120)),
+        }),
         (event) => {
           this.#contact(true);
           const meta = (event.object['metadata'] ?? {}) as { resourceVersion?: string };
@@ -179,8 +193,15 @@ export class Informer<T> {
       this.#contact(false, describeError(error));
       const base = Math.min(this.#opts.maxBackoffMs, 500 * 2 ** Math.min(this.#failures - 1, 10));
       const delay = Math.round(base * (0.8 + Math.random() * 0.4));
-      this.#log.log(this.#failures === 1 ? 'warn' : 'debug', 'informer failed; restarting', { error: describeError(error), retryInMs: delay, failures: this.#failures });
-      this.#timer = setTimeout(() => void this.#run(needRelist || this.#resourceVersion === ''), delay);
+      this.#log.log(this.#failures === 1 ? 'warn' : 'debug', 'informer failed; restarting', {
+        error: describeError(error),
+        retryInMs: delay,
+        failures: this.#failures,
+      });
+      this.#timer = setTimeout(
+        () => void this.#run(needRelist || this.#resourceVersion === ''),
+        delay,
+      );
     }
   }
 }

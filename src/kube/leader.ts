@@ -24,7 +24,11 @@ export interface LeaderElectionConfig {
   readonly retryPeriodMs: number;
 }
 
-export const DEFAULT_LEADER_TIMING = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 } as const;
+export const DEFAULT_LEADER_TIMING = {
+  leaseDurationMs: 15_000,
+  renewDeadlineMs: 10_000,
+  retryPeriodMs: 2_000,
+} as const;
 
 interface LeaseObject {
   metadata: { name: string; namespace: string; resourceVersion?: string };
@@ -37,7 +41,8 @@ interface LeaseObject {
   };
 }
 
-const microTime = (ms: number): string => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+const microTime = (ms: number): string =>
+  new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 
 export class LeaderElector {
   readonly #kc: KubeConfig;
@@ -52,15 +57,28 @@ export class LeaderElector {
   #stopped = false;
   #listeners: ((leading: boolean) => void)[] = [];
 
-  constructor(kc: KubeConfig, cfg: LeaderElectionConfig, log: Logger, now: () => number = Date.now) {
+  constructor(
+    kc: KubeConfig,
+    cfg: LeaderElectionConfig,
+    log: Logger,
+    now: () => number = Date.now,
+  ) {
     if (!(cfg.renewDeadlineMs < cfg.leaseDurationMs)) {
-      throw new NodeWardenError('BAD_INPUT', 'leader election: renew deadline must be shorter than the lease duration', {
-        hint: 'use the defaults: 15 s lease, 10 s renew deadline, 2 s retry',
-      });
+      throw new NodeWardenError(
+        'BAD_INPUT',
+        'leader election: renew deadline must be shorter than the lease duration',
+        {
+          hint: 'use the defaults: 15 s lease, 10 s renew deadline, 2 s retry',
+        },
+      );
     }
     this.#kc = kc;
     this.#cfg = cfg;
-    this.#log = log.child({ component: 'leader-election', lease: `${cfg.namespace}/${cfg.name}`, identity: cfg.identity });
+    this.#log = log.child({
+      component: 'leader-election',
+      lease: `${cfg.namespace}/${cfg.name}`,
+      identity: cfg.identity,
+    });
     this.#now = now;
   }
 
@@ -95,10 +113,20 @@ export class LeaderElector {
       try {
         const lease = await this.#get();
         if (lease?.spec.holderIdentity === this.#cfg.identity) {
-          await this.#put({ ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(this.#now()) } });
+          await this.#put({
+            ...lease,
+            spec: {
+              ...lease.spec,
+              holderIdentity: '',
+              leaseDurationSeconds: 1,
+              renewTime: microTime(this.#now()),
+            },
+          });
         }
       } catch (error) {
-        this.#log.log('warn', 'could not release the leader Lease; it will expire', { error: describeError(error) });
+        this.#log.log('warn', 'could not release the leader Lease; it will expire', {
+          error: describeError(error),
+        });
       }
       this.#setLeading(false);
     }
@@ -117,7 +145,12 @@ export class LeaderElector {
 
   async #get(): Promise<LeaseObject | null> {
     try {
-      return await kubeRequest<LeaseObject>(this.#kc, 'GET', this.#path, this.#cfg.retryPeriodMs * 2);
+      return await kubeRequest<LeaseObject>(
+        this.#kc,
+        'GET',
+        this.#path,
+        this.#cfg.retryPeriodMs * 2,
+      );
     } catch (error) {
       if (error instanceof KubeHttpError && error.status === 404) return null;
       throw error;
@@ -125,7 +158,11 @@ export class LeaderElector {
   }
 
   #put(lease: LeaseObject): Promise<LeaseObject> {
-    return kubeRequest<LeaseObject>(this.#kc, 'PUT', this.#path, this.#cfg.retryPeriodMs * 2, { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', ...lease });
+    return kubeRequest<LeaseObject>(this.#kc, 'PUT', this.#path, this.#cfg.retryPeriodMs * 2, {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      ...lease,
+    });
   }
 
   /** One attempt to acquire or renew; true when this process holds the Lease afterwards. */
@@ -135,12 +172,24 @@ export class LeaderElector {
     const durationSeconds = Math.ceil(this.#cfg.leaseDurationMs / 1000);
     const current = await this.#get();
     if (current === null) {
-      await kubeRequest(this.#kc, 'POST', `/apis/coordination.k8s.io/v1/namespaces/${this.#cfg.namespace}/leases`, this.#cfg.retryPeriodMs * 2, {
-        apiVersion: 'coordination.k8s.io/v1',
-        kind: 'Lease',
-        metadata: { name: this.#cfg.name, namespace: this.#cfg.namespace },
-        spec: { holderIdentity: me, leaseDurationSeconds: durationSeconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
-      });
+      await kubeRequest(
+        this.#kc,
+        'POST',
+        `/apis/coordination.k8s.io/v1/namespaces/${this.#cfg.namespace}/leases`,
+        this.#cfg.retryPeriodMs * 2,
+        {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name: this.#cfg.name, namespace: this.#cfg.namespace },
+          spec: {
+            holderIdentity: me,
+            leaseDurationSeconds: durationSeconds,
+            acquireTime: microTime(now),
+            renewTime: microTime(now),
+            leaseTransitions: 0,
+          },
+        },
+      );
       return true;
     }
     const record = `${current.spec.holderIdentity ?? ''}|${current.spec.renewTime ?? ''}`;
@@ -157,7 +206,12 @@ export class LeaderElector {
       holderIdentity: me,
       leaseDurationSeconds: durationSeconds,
       renewTime: microTime(now),
-      ...(holder === me ? {} : { acquireTime: microTime(now), leaseTransitions: (current.spec.leaseTransitions ?? 0) + 1 }),
+      ...(holder === me
+        ? {}
+        : {
+            acquireTime: microTime(now),
+            leaseTransitions: (current.spec.leaseTransitions ?? 0) + 1,
+          }),
     };
     await this.#put({ metadata: current.metadata, spec });
     return true;
@@ -175,8 +229,10 @@ export class LeaderElector {
       }
     } catch (error) {
       const conflict = error instanceof KubeHttpError && error.status === 409;
-      if (!conflict) this.#log.log('warn', 'leader Lease update failed', { error: describeError(error) });
-      if (this.#leading && this.#now() - this.#lastRenewAt >= this.#cfg.renewDeadlineMs) this.#setLeading(false);
+      if (!conflict)
+        this.#log.log('warn', 'leader Lease update failed', { error: describeError(error) });
+      if (this.#leading && this.#now() - this.#lastRenewAt >= this.#cfg.renewDeadlineMs)
+        this.#setLeading(false);
     }
     if (!this.#stopped) {
       // ±10% jitter so replicas do not move in lockstep.

@@ -68,10 +68,18 @@ export function toNode(raw: unknown): NodeSnapshot {
     unschedulable: spec['unschedulable'] === true,
     taints: arr(spec['taints']).map((t): Taint => {
       const tt = obj(t);
-      const effect = tt['effect'] === 'NoExecute' || tt['effect'] === 'PreferNoSchedule' ? tt['effect'] : 'NoSchedule';
+      const effect =
+        tt['effect'] === 'NoExecute' || tt['effect'] === 'PreferNoSchedule'
+          ? tt['effect']
+          : 'NoSchedule';
       const value = str(tt['value']);
       const timeAdded = iso(tt['timeAdded']);
-      return { key: str(tt['key']) ?? '', effect, ...(value ? { value } : {}), ...(timeAdded ? { timeAdded } : {}) };
+      return {
+        key: str(tt['key']) ?? '',
+        effect,
+        ...(value ? { value } : {}),
+        ...(timeAdded ? { timeAdded } : {}),
+      };
     }),
     conditions: arr(status['conditions']).map((c) => {
       const cc = obj(c);
@@ -109,7 +117,11 @@ function containers(v: unknown): ContainerResources[] {
   return arr(v).map((c) => {
     const cc = obj(c);
     const res = obj(cc['resources']);
-    return { name: str(cc['name']) ?? '', requests: resources(res['requests']), limits: resources(res['limits']) };
+    return {
+      name: str(cc['name']) ?? '',
+      requests: resources(res['requests']),
+      limits: resources(res['limits']),
+    };
   });
 }
 
@@ -118,7 +130,10 @@ export function toPod(raw: unknown): PodSnapshot {
   const meta = obj(o['metadata']);
   const spec = obj(o['spec']);
   const status = obj(o['status']);
-  const owner = arr(meta['ownerReferences']).map(obj).find((r) => r['controller'] === true) ?? obj(arr(meta['ownerReferences'])[0]);
+  const owner =
+    arr(meta['ownerReferences'])
+      .map(obj)
+      .find((r) => r['controller'] === true) ?? obj(arr(meta['ownerReferences'])[0]);
   return {
     namespace: str(meta['namespace']) ?? '',
     name: str(meta['name']) ?? '',
@@ -145,7 +160,8 @@ export function toPod(raw: unknown): PodSnapshot {
       if (tt['operator'] === 'Exists' || tt['operator'] === 'Equal') out.operator = tt['operator'];
       if (value) out.value = value;
       if (effect) out.effect = effect;
-      if (typeof tt['tolerationSeconds'] === 'number') out.tolerationSeconds = tt['tolerationSeconds'];
+      if (typeof tt['tolerationSeconds'] === 'number')
+        out.tolerationSeconds = tt['tolerationSeconds'];
       return out;
     }),
   };

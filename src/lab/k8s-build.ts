@@ -16,10 +16,7 @@ export const K8S_VERSION = 'v1.32.13';
 export const ETCD_VERSION = 'v3.5.21';
 
 export type ControlPlaneBinary =
-  | 'kube-apiserver'
-  | 'kube-controller-manager'
-  | 'kube-scheduler'
-  | 'etcd';
+  'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'etcd';
 
 export const CONTROL_PLANE_BINARIES: readonly ControlPlaneBinary[] = [
   'kube-apiserver',
@@ -132,13 +129,19 @@ async function goBuild(
         if (Date.now() - lastShown > 15_000) {
           lastShown = Date.now();
           const pct = Math.min(99, Math.round((100 * done) / Math.max(total, 1)));
-          progress(`[${label}] ${pct}% (${done}/${total} packages, ${Math.round((Date.now() - started) / 1000)} s)`);
+          progress(
+            `[${label}] ${pct}% (${done}/${total} packages, ${Math.round((Date.now() - started) / 1000)} s)`,
+          );
         }
       },
     },
   );
   if (result.code !== 0) {
-    const tail = result.stderr.split('\n').filter((l) => !/^[\w./-]+$/.test(l)).slice(-15).join('\n');
+    const tail = result.stderr
+      .split('\n')
+      .filter((l) => !/^[\w./-]+$/.test(l))
+      .slice(-15)
+      .join('\n');
     throw new NodeWardenError('COMMAND_FAILED', `go build of ${label} failed:\n${tail}`, {
       hint: `the Go module proxy must serve the modules in ${moduleDir}/go.sum; see tools/k8s/README.md`,
     });
@@ -164,13 +167,19 @@ export async function buildControlPlane(
   }
   const goVersion = await runCommand('go', ['version'], { timeoutMs: 30_000 }).catch(
     (error: unknown) => {
-      throw new NodeWardenError('MISSING_TOOL', 'the lab control plane is built with Go, and go is not on PATH', {
-        hint: 'install Go ≥ 1.23 (this project is tested with Go 1.26) and retry',
-        cause: error,
-      });
+      throw new NodeWardenError(
+        'MISSING_TOOL',
+        'the lab control plane is built with Go, and go is not on PATH',
+        {
+          hint: 'install Go ≥ 1.23 (this project is tested with Go 1.26) and retry',
+          cause: error,
+        },
+      );
     },
   );
-  progress(`building Kubernetes ${K8S_VERSION} and etcd ${ETCD_VERSION} with ${goVersion.stdout.trim()} into ${dir}`);
+  progress(
+    `building Kubernetes ${K8S_VERSION} and etcd ${ETCD_VERSION} with ${goVersion.stdout.trim()} into ${dir}`,
+  );
   progress('a cold build takes tens of minutes on 2 cores; later runs reuse the cache');
   // The etcd wrapper module's last path element is `etcd`, so go names the binary etcd.
   const tmp = `${dir}.tmp-${process.pid}`;
@@ -180,7 +189,11 @@ export async function buildControlPlane(
     await goBuild(
       'kubernetes',
       join(toolsDir, 'kubernetes'),
-      ['k8s.io/kubernetes/cmd/kube-apiserver', 'k8s.io/kubernetes/cmd/kube-controller-manager', 'k8s.io/kubernetes/cmd/kube-scheduler'],
+      [
+        'k8s.io/kubernetes/cmd/kube-apiserver',
+        'k8s.io/kubernetes/cmd/kube-controller-manager',
+        'k8s.io/kubernetes/cmd/kube-scheduler',
+      ],
       tmp,
       versionLdflags(),
       progress,
@@ -188,7 +201,12 @@ export async function buildControlPlane(
     await goBuild('etcd', join(toolsDir, 'etcd'), ['.'], tmp, '-s -w', progress);
     await writeFile(
       join(tmp, stampName),
-      JSON.stringify({ fingerprint, k8s: K8S_VERSION, etcd: ETCD_VERSION, builtAt: new Date().toISOString() }) + '\n',
+      JSON.stringify({
+        fingerprint,
+        k8s: K8S_VERSION,
+        etcd: ETCD_VERSION,
+        builtAt: new Date().toISOString(),
+      }) + '\n',
     );
     await rm(dir, { recursive: true, force: true });
     await mkdir(join(cacheDir, 'k8s'), { recursive: true });

@@ -179,7 +179,14 @@ export async function start(options: KubeletStandinOptions): Promise<KubeletStan
  */
 function kubeCompanion(
   nodeName: string,
-  values: { 'api-server'?: string | undefined; ca?: string | undefined; 'client-cert'?: string | undefined; 'client-key'?: string | undefined; 'node-ip'?: string | undefined; role?: string | undefined },
+  values: {
+    'api-server'?: string | undefined;
+    ca?: string | undefined;
+    'client-cert'?: string | undefined;
+    'client-key'?: string | undefined;
+    'node-ip'?: string | undefined;
+    role?: string | undefined;
+  },
 ): StandinCompanion[] {
   const server = values['api-server'];
   if (!server) return [];
@@ -188,9 +195,13 @@ function kubeCompanion(
   const keyFile = values['client-key'];
   const ip = values['node-ip'];
   if (!ca || !certFile || !keyFile || !ip || (role !== 'mig' && role !== 'worker')) {
-    throw new NodeWardenError('BAD_INPUT', '--api-server needs --ca, --client-cert, --client-key, --node-ip and --role mig|worker', {
-      hint: 'it is started by nodewarden lab up; see docs/lab.md',
-    });
+    throw new NodeWardenError(
+      'BAD_INPUT',
+      '--api-server needs --ca, --client-cert, --client-key, --node-ip and --role mig|worker',
+      {
+        hint: 'it is started by nodewarden lab up; see docs/lab.md',
+      },
+    );
   }
   const profile = nodeProfile(role);
   const octets = ip.split('.');

@@ -132,10 +132,7 @@ export interface UpResult {
  * it matches the request this returns `created: false`, otherwise CONFLICT.
  * A failure part-way removes what was made.
  */
-export async function labUp(
-  ctx: LabContext,
-  request: LabUpRequest,
-): Promise<UpResult> {
+export async function labUp(ctx: LabContext, request: LabUpRequest): Promise<UpResult> {
   const started = performance.now();
   const plan = planLab(request.nodes, request.subnet);
   return withLabLock(ctx.dir, async () => {
@@ -194,7 +191,9 @@ async function startLabControlPlane(
   request: LabUpRequest,
 ): Promise<ControlPlaneState> {
   const binaries = await buildControlPlane(ctx.progress);
-  ctx.progress(`control plane binaries: ${binaries.dir}${binaries.built ? ` (built in ${binaries.seconds.toFixed(0)} s)` : ' (cached)'}`);
+  ctx.progress(
+    `control plane binaries: ${binaries.dir}${binaries.built ? ` (built in ${binaries.seconds.toFixed(0)} s)` : ' (cached)'}`,
+  );
   const controlPlane = await startControlPlane(
     {
       labDir: ctx.dir,
@@ -306,11 +305,18 @@ async function build(ctx: LabContext, plan: LabPlan, request: LabUpRequest): Pro
         ...node,
         kubelet: {
           ...node.kubelet,
-          kube: { server: `https://${plan.hub.ip}:${API_PORT}`, caFile: pki.ca.cert, certFile: client.cert, keyFile: client.key },
+          kube: {
+            server: `https://${plan.hub.ip}:${API_PORT}`,
+            caFile: pki.ca.cert,
+            certFile: client.cert,
+            keyFile: client.key,
+          },
         },
       };
     }
-    ctx.progress(`control plane: up in ${seconds(step)} s; KUBECONFIG=${controlPlane.adminKubeconfig}`);
+    ctx.progress(
+      `control plane: up in ${seconds(step)} s; KUBECONFIG=${controlPlane.adminKubeconfig}`,
+    );
   }
 
   step = performance.now();

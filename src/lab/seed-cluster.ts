@@ -30,7 +30,13 @@ export function nodeProfile(role: NodeRole): NodeProfile {
         'nvidia.com/mig.strategy': 'mixed',
         'topology.kubernetes.io/zone': 'nova',
       },
-      capacity: { cpu: '32', memory: '128Gi', pods: '110', 'ephemeral-storage': '200Gi', [MIG_PROFILE]: '7' },
+      capacity: {
+        cpu: '32',
+        memory: '128Gi',
+        pods: '110',
+        'ephemeral-storage': '200Gi',
+        [MIG_PROFILE]: '7',
+      },
     };
   }
   return {
@@ -92,7 +98,7 @@ export function seedWorkloads(workers: readonly string[]): WorkloadSpec[] {
     ...workers.map((node, i) => ({
       name: `backend-${node.slice(-5)}`,
       replicas: baseline[i % baseline.length] ?? 4,
-      shape: { cpu: ['1500m', '12'], memory: ['6Gi', '14Gi'] } as PodShape,
+      shape: { cpu: ['1500m', '12'], memory: ['6Gi', '14Gi'] },
       pinTo: node,
     })),
   ];
@@ -108,7 +114,13 @@ export function deploymentManifest(w: WorkloadSpec): Record<string, unknown> {
   const matchExpressions = (m: Readonly<Record<string, string>>) =>
     Object.entries(m).map(([key, value]) => ({ key, operator: 'In', values: [value] }));
   const affinity = w.prefer
-    ? { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, preference: { matchExpressions: matchExpressions(w.prefer) } }] } }
+    ? {
+        nodeAffinity: {
+          preferredDuringSchedulingIgnoredDuringExecution: [
+            { weight: 100, preference: { matchExpressions: matchExpressions(w.prefer) } },
+          ],
+        },
+      }
     : undefined;
   return {
     apiVersion: 'apps/v1',

@@ -9,6 +9,7 @@ import {
   nodewarden,
   nodewardenOk,
   repoRoot,
+  SHARED_LAB_UP,
   standinProcesses,
 } from './lab-harness.ts';
 
@@ -57,7 +58,7 @@ describe.skipIf(lab.skip !== null)('lab down', () => {
   it('removes the whole lab and can run again', async () => {
     expect(await standinProcesses()).toHaveLength(5);
     const down = await nodewardenOk(lab.dir, ['lab', 'down']);
-    expect(down.stdout).toMatch(/lab down: stopped 5 processes, deleted 6 namespaces/);
+    expect(down.stdout).toMatch(/lab down: stopped 11 processes, deleted 6 namespaces/);
     await expectNothingLeft(lab.dir);
     const again = await nodewardenOk(lab.dir, ['lab', 'down']);
     expect(again.stdout).toMatch(/no lab to remove/);
@@ -101,7 +102,7 @@ describe.skipIf(lab.skip !== null)('lab down', () => {
   });
 
   it('brings the shared lab back for the other test files', async () => {
-    await nodewardenOk(lab.dir, ['lab', 'up', '--nodes', '5']);
+    await nodewardenOk(lab.dir, SHARED_LAB_UP, 300_000);
     expect(await standinProcesses()).toHaveLength(5);
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { runCommand } from '../../src/host/command.ts';
-import { buildDist, labNamespaces, nodewarden } from './lab-harness.ts';
+import { buildDist, labNamespaces, nodewarden, SHARED_LAB_UP } from './lab-harness.ts';
 
 /**
  * One lab for the whole `lab` project: built once here with its own lab
@@ -45,7 +45,8 @@ export default async function setup(
     );
   }
   const dir = await mkdtemp(join(tmpdir(), 'nodewarden-lab-test-'));
-  const up = await nodewarden(dir, ['lab', 'up', '--nodes', '5'], 120_000);
+  // The control-plane binaries come from the cache (.ci/run builds them first); a cold build takes minutes.
+  const up = await nodewarden(dir, SHARED_LAB_UP, 900_000);
   if (up.code !== 0) {
     await nodewarden(dir, ['lab', 'down'], 60_000);
     throw new Error(`lab up failed (exit ${up.code}):\n${up.stdout}${up.stderr}`);

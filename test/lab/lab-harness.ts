@@ -17,6 +17,24 @@ export const MIG_IP = '10.62.0.30';
 export const OBSERVER = '85zt7';
 export const BYSTANDER = '9f79t';
 
+/**
+ * Kubernetes timing of the shared lab, shortened so a test sees NotReady and
+ * eviction in seconds (Kubernetes' defaults: 50 s grace period, 300 s toleration).
+ */
+export const SHARED_LAB_TIMING = { gracePeriodSeconds: 20, tolerationSeconds: 10 } as const;
+
+/** `lab up` arguments of the shared lab that every test file uses. */
+export const SHARED_LAB_UP: readonly string[] = [
+  'lab',
+  'up',
+  '--nodes',
+  '5',
+  '--grace-period',
+  String(SHARED_LAB_TIMING.gracePeriodSeconds),
+  '--toleration',
+  String(SHARED_LAB_TIMING.tolerationSeconds),
+];
+
 /** Probe timeout per layer: short, so a dead layer costs 1.5 s, not the default. */
 export const PROBE_TIMEOUT_MS = 1500;
 
