@@ -482,9 +482,9 @@ function aliveWords(evidence: DetectionEvidence): string {
   return `seen alive again: ${lease}, ${probes}`;
 }
 
-/** `12 s`, `1.5 s`: whole seconds unless the fraction matters. */
+/** `12 s`, `1.5 s`: tenths of a second, without a trailing `.0`. */
 export function seconds(ms: number): string {
-  const s = ms / 1000;
+  const s = Math.round(ms / 100) / 10;
   return `${Number.isInteger(s) ? s : s.toFixed(1)} s`;
 }
 

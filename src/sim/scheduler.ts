@@ -2,7 +2,9 @@
  * A small scheduler for the simulator, with kube-scheduler's default filters
  * and its LeastAllocated score, enough to move a lost node's pods the way
  * Kubernetes would: requests must fit what is left of allocatable, taints
- * must be tolerated, nodeSelector must match, the node must be Ready.
+ * must be tolerated, nodeSelector must match. Like kube-scheduler it does not
+ * read the Ready condition: a not-ready node is kept out by the
+ * not-ready/unreachable NoSchedule taints the node lifecycle controller adds.
  */
 import type { NodeSnapshot, PodSnapshot, Taint, Toleration } from '../core/cluster.ts';
 import { countsAgainst, podRequests } from './resources.ts';
@@ -24,7 +26,7 @@ export function tolerates(tolerations: readonly Toleration[], taint: Taint): boo
 
 /**
  * Picks a node for `pod`. Filters, as kube-scheduler's defaults do:
- * Ready=True and schedulable; every NoSchedule/NoExecute taint tolerated;
+ * schedulable (not cordoned); every NoSchedule/NoExecute taint tolerated;
  * nodeSelector labels present; every requested resource fits in allocatable
  * minus the requests of pods already counted on the node. Score: the mean
  * free share of CPU and memory after placing the pod (LeastAllocated);
@@ -43,11 +45,6 @@ export function schedulePod(
   };
   let best: { node: string; score: number } | null = null;
   for (const node of [...nodes].sort((a, b) => a.name.localeCompare(b.name))) {
-    const ready = node.conditions.find((c) => c.type === 'Ready')?.status === 'True';
-    if (!ready) {
-      reject('node(s) were not ready');
-      continue;
-    }
     if (node.unschedulable) {
       reject('node(s) were unschedulable');
       continue;
@@ -86,6 +83,10 @@ export function schedulePod(
     if (best === null || score > best.score) best = { node: node.name, score };
   }
   if (best !== null) return { node: best.node };
-  const reasons = [...why.entries()].map(([reason, n]) => `${n} ${reason}`).join(', ');
+  // kube-scheduler sorts the reasons as strings.
+  const reasons = [...why.entries()]
+    .map(([reason, n]) => `${n} ${reason}`)
+    .sort()
+    .join(', ');
   return { node: null, reason: `0/${nodes.length} nodes are available: ${reasons}.` };
 }

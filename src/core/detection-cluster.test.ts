@@ -1,0 +1,188 @@
+import { describe, expect, it } from 'vitest';
+import type { ApiConnection } from './cluster.ts';
+import {
+  clusterDetectionConfig,
+  detectCluster,
+  type ClusterDetectionState,
+  type ClusterEvaluation,
+} from './detection-cluster.ts';
+import type { NodeInput } from './detection.ts';
+import { NodeWardenError } from './errors.ts';
+
+const T0 = Date.parse('2025-08-25T03:58:00Z');
+const names = (n: number): string[] =>
+  Array.from({ length: n }, (_, i) => `node-${String(i).padStart(2, '0')}`);
+
+function connected(now: number): ApiConnection {
+  return { connected: true, lastContactAt: new Date(now).toISOString(), error: null };
+}
+
+/** Every node renews at `renew[node]` (default: fresh, one second ago). */
+function inputs(
+  nodes: readonly string[],
+  now: number,
+  renew: Readonly<Record<string, number>> = {},
+): NodeInput[] {
+  return nodes.map((node) => ({
+    node,
+    lease: { renewTime: renew[node] ?? now - 1000, durationSeconds: 40 },
+    ready: 'True',
+    observations: [],
+  }));
+}
+
+/** Evaluates at each instant in turn, carrying the state. */
+function run(
+  steps: readonly { at: number; nodes: NodeInput[]; connection?: ApiConnection }[],
+  start: ClusterDetectionState | null = null,
+): ClusterEvaluation[] {
+  let state = start;
+  return steps.map((step) => {
+    const r = detectCluster(
+      state,
+      { connection: step.connection ?? connected(step.at), nodes: step.nodes },
+      step.at,
+    );
+    state = r.state;
+    return r;
+  });
+}
+
+describe('detectCluster: storms', () => {
+  it('3 of 5 nodes failing together form one partition, before any of them is Down', () => {
+    const nodes = names(5);
+    const cut = { 'node-00': T0, 'node-01': T0, 'node-02': T0 };
+    const [r] = run([{ at: T0 + 20_500, nodes: inputs(nodes, T0 + 20_500, cut) }]);
+    expect(r?.situation).toBe('partition');
+    expect(r?.partitionChange).toBe('formed');
+    expect(r?.state.partition?.nodes).toEqual(['node-00', 'node-01', 'node-02']);
+    expect(r?.state.partition?.reason).toBe(
+      '3 of 5 nodes began failing within 0 s of each other (storm threshold 3)',
+    );
+    expect([...(r?.state.nodes.values() ?? [])].filter((s) => s.health === 'Down')).toHaveLength(0);
+  });
+
+  it('2 of 5 are two node problems, not a partition', () => {
+    const nodes = names(5);
+    const [r] = run([
+      { at: T0 + 41_000, nodes: inputs(nodes, T0 + 41_000, { 'node-00': T0, 'node-01': T0 }) },
+    ]);
+    expect(r?.situation).toBe('normal');
+    expect(r?.state.partition).toBeNull();
+    expect(r?.state.nodes.get('node-00')?.health).toBe('Down');
+  });
+
+  it('needs 30% of a large cluster: 5 of 20 is not a storm, 6 of 20 is', () => {
+    const nodes = names(20);
+    const cut = (n: number): Record<string, number> =>
+      Object.fromEntries(nodes.slice(0, n).map((x) => [x, T0]));
+    expect(
+      run([{ at: T0 + 21_000, nodes: inputs(nodes, T0 + 21_000, cut(5)) }])[0]?.situation,
+    ).toBe('normal');
+    const six = run([{ at: T0 + 21_000, nodes: inputs(nodes, T0 + 21_000, cut(6)) }])[0];
+    expect(six?.situation).toBe('partition');
+    expect(six?.state.partition?.reason).toMatch(/storm threshold 6/);
+  });
+
+  it('failures spread wider than the window are separate problems', () => {
+    const nodes = names(5);
+    // Three nodes die 40 s apart: each turns Suspect long after the previous one.
+    const renew = { 'node-00': T0, 'node-01': T0 + 40_000, 'node-02': T0 + 80_000 };
+    const steps = [T0 + 21_000, T0 + 61_000, T0 + 101_000].map((at) => ({
+      at,
+      nodes: inputs(nodes, at, renew),
+    }));
+    const results = run(steps);
+    expect(results.map((r) => r.situation)).toEqual(['normal', 'normal', 'normal']);
+  });
+
+  it('a node that starts failing within the window joins; the partition ends when all are Healthy', () => {
+    const nodes = names(5);
+    const cut: Record<string, number> = { 'node-00': T0, 'node-01': T0, 'node-02': T0 };
+    const formed = run([{ at: T0 + 21_000, nodes: inputs(nodes, T0 + 21_000, cut) }]);
+    const joined = run(
+      [{ at: T0 + 45_000, nodes: inputs(nodes, T0 + 45_000, { ...cut, 'node-03': T0 + 20_000 }) }],
+      formed[0]?.state ?? null,
+    );
+    expect(joined[0]?.partitionChange).toBe('grown');
+    expect(joined[0]?.state.partition?.nodes).toEqual(['node-00', 'node-01', 'node-02', 'node-03']);
+
+    // Everyone renews again: Down members become Recovering (partition stays), then Healthy after 60 s.
+    const back = T0 + 100_000;
+    const healed = run(
+      [
+        { at: back, nodes: inputs(nodes, back) },
+        { at: back + 30_000, nodes: inputs(nodes, back + 30_000) },
+        { at: back + 60_000, nodes: inputs(nodes, back + 60_000) },
+      ],
+      joined[0]?.state ?? null,
+    );
+    expect(healed.map((r) => r.situation)).toEqual(['partition', 'partition', 'normal']);
+    expect(healed[2]?.partitionChange).toBe('ended');
+  });
+});
+
+describe('detectCluster: the controller losing the API server', () => {
+  it('is one control-plane-side situation; stale Leases make no node Down', () => {
+    const nodes = names(5);
+    const lost: ApiConnection = {
+      connected: false,
+      lastContactAt: new Date(T0).toISOString(),
+      error: 'dial tcp 10.62.0.1:6443: i/o timeout',
+    };
+    // The view froze at T0: every Lease looks 2 minutes old.
+    const frozen = Object.fromEntries(nodes.map((n) => [n, T0 - 1000]));
+    const results = run(
+      [T0 + 30_000, T0 + 60_000, T0 + 120_000].map((at) => ({
+        at,
+        nodes: inputs(nodes, at, frozen),
+        connection: lost,
+      })),
+    );
+    for (const r of results) {
+      expect(r.situation).toBe('control-plane-side');
+      expect(r.state.api.trusted).toBe(false);
+      expect(r.state.api.reason).toBe(
+        'the controller cannot reach the API server: dial tcp 10.62.0.1:6443: i/o timeout',
+      );
+      expect([...r.state.nodes.values()].every((s) => s.health === 'Healthy')).toBe(true);
+      expect(r.state.partition).toBeNull();
+    }
+    expect(results[2]?.state.api.since).toBe(T0 + 30_000);
+  });
+
+  it('a silent connection counts as lost after apiStaleAfterMs, and the evaluation wakes up then', () => {
+    const nodes = names(3);
+    const quiet: ApiConnection = {
+      connected: true,
+      lastContactAt: new Date(T0).toISOString(),
+      error: null,
+    };
+    const [fresh] = run([{ at: T0 + 5000, nodes: inputs(nodes, T0 + 5000), connection: quiet }]);
+    expect(fresh?.state.api.trusted).toBe(true);
+    expect(fresh?.nextCheckAt).toBeLessThanOrEqual(T0 + 20_001);
+    const [stale] = run([
+      { at: T0 + 20_001, nodes: inputs(nodes, T0 + 20_001), connection: quiet },
+    ]);
+    expect(stale?.state.api.reason).toBe(
+      'the controller has heard nothing from the API server for 20 s',
+    );
+    const [never] = run([
+      {
+        at: T0,
+        nodes: inputs(nodes, T0),
+        connection: { connected: true, lastContactAt: null, error: null },
+      },
+    ]);
+    expect(never?.situation).toBe('control-plane-side');
+  });
+});
+
+describe('clusterDetectionConfig', () => {
+  it('refuses storm settings that would turn single failures into partitions', () => {
+    expect(() => clusterDetectionConfig({ stormMinNodes: 1 })).toThrow(/stormMinNodes=1/);
+    expect(() => clusterDetectionConfig({ stormFraction: 0 })).toThrow(NodeWardenError);
+    expect(() => clusterDetectionConfig({ stormWindowMs: -5 })).toThrow(/stormWindowMs=-5/);
+    expect(clusterDetectionConfig({ stormMinNodes: 4 }).stormMinNodes).toBe(4);
+  });
+});
