@@ -12,7 +12,8 @@ import {
 } from '../lab/lab.ts';
 import { labDirFrom, readState } from '../lab/state.ts';
 import { DEFAULT_API_HOST_PORT, KUBERNETES_DEFAULT_TIMING } from '../lab/control-plane.ts';
-import { buildControlPlane } from '../lab/k8s-build.ts';
+import { buildControlPlane, defaultCacheDir, K8S_VERSION } from '../lab/k8s-build.ts';
+import { join } from 'node:path';
 import { applySeedWorkloads } from '../lab/seed-workload.ts';
 import { loadKubeConfig } from '../kube/config.ts';
 import { DEFAULT_NODES, DEFAULT_SUBNET, MAX_NODES, MIN_NODES } from '../lab/topology.ts';
@@ -223,7 +224,7 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
       const cp = up.state.controlPlane;
       if (cp) {
         io.out(
-          `\nKubernetes is up. From this shell:\n  export KUBECONFIG=${cp.adminKubeconfig}\n  kubectl get nodes\n` +
+          `\nKubernetes is up. From this shell:\n  export KUBECONFIG=${cp.adminKubeconfig}\n  ${join(defaultCacheDir(), 'k8s', K8S_VERSION, 'kubectl')} get nodes\n` +
             `From inside the lab (e.g. a controller in the hub): ${cp.labAdminKubeconfig}\n`,
         );
       }

@@ -16,12 +16,13 @@ export const K8S_VERSION = 'v1.32.13';
 export const ETCD_VERSION = 'v3.5.21';
 
 export type ControlPlaneBinary =
-  'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'etcd';
+  'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kubectl' | 'etcd';
 
 export const CONTROL_PLANE_BINARIES: readonly ControlPlaneBinary[] = [
   'kube-apiserver',
   'kube-controller-manager',
   'kube-scheduler',
+  'kubectl',
   'etcd',
 ];
 
@@ -193,6 +194,8 @@ export async function buildControlPlane(
         'k8s.io/kubernetes/cmd/kube-apiserver',
         'k8s.io/kubernetes/cmd/kube-controller-manager',
         'k8s.io/kubernetes/cmd/kube-scheduler',
+        // kubectl shares most packages with the rest: about half a minute more.
+        'k8s.io/kubernetes/cmd/kubectl',
       ],
       tmp,
       versionLdflags(),

@@ -95,7 +95,7 @@ export function seedWorkloads(workers: readonly string[]): WorkloadSpec[] {
       shape: { cpu: ['500m', '2500m'], memory: ['700Mi', '3Gi'] },
       prefer: { 'node-role': 'mig' },
     },
-    ...workers.map((node, i) => ({
+    ...workers.map((node, i): WorkloadSpec => ({
       name: `backend-${node.slice(-5)}`,
       replicas: baseline[i % baseline.length] ?? 4,
       shape: { cpu: ['1500m', '12'], memory: ['6Gi', '14Gi'] },
