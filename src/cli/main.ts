@@ -3,7 +3,11 @@ import { EXIT_OK, EXIT_USAGE, processIo, reportError, type Command, type Io } fr
 
 /** Commands register here; each file exports one `Command`. */
 async function loadCommands(): Promise<readonly Command[]> {
-  const modules = await Promise.all([import('./probe.ts'), import('./lab.ts')]);
+  const modules = await Promise.all([
+    import('./probe.ts'),
+    import('./controller.ts'),
+    import('./lab.ts'),
+  ]);
   return modules.map((m) => m.command);
 }
 

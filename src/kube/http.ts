@@ -102,6 +102,11 @@ export async function kubeRequest<T>(
       res.on('end', () => {
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) {
+          // Health endpoints (/readyz, /livez) answer plain text: hand it back as a string.
+          if (!String(res.headers['content-type'] ?? '').includes('json')) {
+            resolve(text as T);
+            return;
+          }
           try {
             resolve((text ? JSON.parse(text) : {}) as T);
           } catch (error) {

@@ -3,6 +3,9 @@ import type {
   ContainerResources,
   EventSnapshot,
   LeaseSnapshot,
+  NodeAffinity,
+  NodeSelectorRequirement,
+  NodeSelectorTerm,
   NodeSnapshot,
   PodSnapshot,
   ResourceList,
@@ -125,6 +128,46 @@ function containers(v: unknown): ContainerResources[] {
   });
 }
 
+const operators: readonly string[] = ['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt'];
+
+function requirements(v: unknown): NodeSelectorRequirement[] {
+  return arr(v).flatMap((r) => {
+    const rr = obj(r);
+    const operator = str(rr['operator']);
+    if (operator === null || !operators.includes(operator)) return [];
+    return [
+      {
+        key: str(rr['key']) ?? '',
+        operator: operator as NodeSelectorRequirement['operator'],
+        values: arr(rr['values']).filter((x): x is string => typeof x === 'string'),
+      },
+    ];
+  });
+}
+
+function term(v: unknown): NodeSelectorTerm {
+  const t = obj(v);
+  return {
+    matchExpressions: requirements(t['matchExpressions']),
+    matchFields: requirements(t['matchFields']),
+  };
+}
+
+function nodeAffinity(spec: Loose): NodeAffinity | null {
+  const na = obj(obj(spec['affinity'])['nodeAffinity']);
+  const required = obj(na['requiredDuringSchedulingIgnoredDuringExecution']);
+  const preferred = arr(na['preferredDuringSchedulingIgnoredDuringExecution']).map((p) => {
+    const pp = obj(p);
+    return { weight: num(pp['weight'], 0), preference: term(pp['preference']) };
+  });
+  const hasRequired = Array.isArray(required['nodeSelectorTerms']);
+  if (!hasRequired && preferred.length === 0) return null;
+  return {
+    required: hasRequired ? arr(required['nodeSelectorTerms']).map(term) : null,
+    preferred,
+  };
+}
+
 export function toPod(raw: unknown): PodSnapshot {
   const o = obj(raw);
   const meta = obj(o['metadata']);
@@ -150,6 +193,8 @@ export function toPod(raw: unknown): PodSnapshot {
     priorityClassName: str(spec['priorityClassName']),
     qosClass: str(status['qosClass']),
     nodeSelector: strings(spec['nodeSelector']),
+    nodeAffinity: nodeAffinity(spec),
+    priority: typeof spec['priority'] === 'number' ? spec['priority'] : null,
     tolerations: arr(spec['tolerations']).map((t): Toleration => {
       const tt = obj(t);
       const out: { -readonly [K in keyof Toleration]: Toleration[K] } = {};

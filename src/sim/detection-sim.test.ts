@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { mttdSeconds, mttrSeconds, type Incident } from '../core/incident.ts';
-import { SimDetectionLoop } from './detection-loop.ts';
+import { DetectionLoop } from '../controller/detection-loop.ts';
 import { SimMesh } from './mesh.ts';
 import { seedScenario } from './seed-scenario.ts';
 
@@ -13,10 +13,10 @@ const at = (hhmmss: string): number => Date.parse(`2025-08-25T${hhmmss}Z`);
 
 async function start(
   withMesh: boolean,
-): Promise<ReturnType<typeof seedScenario> & { loop: SimDetectionLoop; mesh: SimMesh | null }> {
+): Promise<ReturnType<typeof seedScenario> & { loop: DetectionLoop; mesh: SimMesh | null }> {
   const scenario = seedScenario();
   const mesh = withMesh ? new SimMesh(scenario.sim, scenario.clock) : null;
-  const loop = new SimDetectionLoop(scenario.sim, scenario.clock, mesh);
+  const loop = new DetectionLoop(scenario.sim, scenario.clock, mesh);
   await loop.start();
   return { ...scenario, loop, mesh };
 }

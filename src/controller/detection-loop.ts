@@ -1,9 +1,12 @@
 /**
- * Detection and incidents driven the way the controller drives them, on a
- * simulated cluster: evaluate whenever something changes (a watch event, a
- * probe result) and again at the `nextCheckAt` the pure functions ask for;
- * apply the incident commands to an in-memory list. The demo runs it; tests
- * read what it decided and when.
+ * The controller's detection loop, over any ClusterView (the real API server
+ * or the simulator) and any source of probe observations (the agent mesh,
+ * the controller's own prober, or the simulated mesh): evaluate whenever
+ * something changes (a watch event, a probe result) and again at the
+ * `nextCheckAt` the pure functions ask for; apply the incident commands to
+ * the in-memory incidents at once and hand them, in order, to a sink (the
+ * store) — but only while `mayWrite()` says this process is the leader.
+ * A standby keeps its detection state warm and decides nothing.
  */
 import type { ClusterView } from '../core/cluster.ts';
 import type { Clock, Timer } from '../core/clock.ts';
@@ -23,14 +26,34 @@ import {
   type IncidentCommand,
   type IncidentConfig,
 } from '../core/incidents.ts';
-import type { SimMesh } from './mesh.ts';
+import type { ProbeObservation } from '../core/detection.ts';
 
-export interface SimDetectionLoopOptions {
-  readonly detection?: ClusterDetectionConfig;
-  readonly incidents?: IncidentConfig;
+/** Where probe observations come from; SimMesh and the controller's prober implement it. */
+export interface ObservationSource {
+  start(onObservation: (node: string, observation: ProbeObservation) => void): void;
+  stop(): void;
+  observations(node: string): readonly ProbeObservation[];
 }
 
-export class SimDetectionLoop {
+/** Receives every incident command, in decision order, one call at a time. */
+export type IncidentSink = (
+  commands: readonly IncidentCommand[],
+  incidents: readonly Incident[],
+) => Promise<void>;
+
+export interface DetectionLoopOptions {
+  readonly detection?: ClusterDetectionConfig;
+  readonly incidents?: IncidentConfig;
+  readonly sink?: IncidentSink;
+  /** Leadership, re-checked before every decision; always true without election. */
+  readonly mayWrite?: () => boolean;
+  /** Incidents already recorded (open, and recently resolved for flap detection). */
+  readonly initialIncidents?: readonly Incident[];
+  /** Called when a sink write fails; the commands stay applied in memory. */
+  readonly onSinkError?: (error: unknown) => void;
+}
+
+export class DetectionLoop {
   incidents: Incident[] = [];
   state: ClusterDetectionState | null = null;
   readonly transitions: Transition[] = [];
@@ -40,17 +63,35 @@ export class SimDetectionLoop {
 
   private readonly detection: ClusterDetectionConfig;
   private readonly incidentConfig: IncidentConfig;
+  private readonly sink: IncidentSink | null;
+  private readonly mayWrite: () => boolean;
+  private readonly onSinkError: (error: unknown) => void;
+  private sinkQueue: Promise<void> = Promise.resolve();
   private pending: Timer | null = null;
   private wake: { at: number; timer: Timer } | null = null;
 
   constructor(
     private readonly view: ClusterView,
     private readonly clock: Clock,
-    private readonly mesh: SimMesh | null,
-    options: SimDetectionLoopOptions = {},
+    private readonly mesh: ObservationSource | null,
+    options: DetectionLoopOptions = {},
   ) {
     this.detection = options.detection ?? DEFAULT_CLUSTER_DETECTION_CONFIG;
     this.incidentConfig = options.incidents ?? DEFAULT_INCIDENT_CONFIG;
+    this.sink = options.sink ?? null;
+    this.mayWrite = options.mayWrite ?? (() => true);
+    this.onSinkError = options.onSinkError ?? (() => undefined);
+    this.incidents = [...(options.initialIncidents ?? [])];
+  }
+
+  /** Resolves when every command handed to the sink so far has been written. */
+  flushed(): Promise<void> {
+    return this.sinkQueue;
+  }
+
+  /** Replaces the in-memory incidents (a new leader reloads them from the store). */
+  resetIncidents(incidents: readonly Incident[]): void {
+    this.incidents = [...incidents];
   }
 
   async start(): Promise<void> {
@@ -105,13 +146,24 @@ export class SimDetectionLoop {
     if (this.situations[this.situations.length - 1]?.situation !== result.situation) {
       this.situations.push({ at: now, situation: result.situation });
     }
-    const decision = decideIncidents(
-      { now, incidents: this.incidents, detection: result.state, facts: this.view },
-      this.incidentConfig,
-    );
-    this.incidents = applyIncidentCommands(this.incidents, decision.commands);
-    for (const command of decision.commands) this.commands.push({ at: now, command });
-    const next = Math.min(result.nextCheckAt, decision.nextCheckAt ?? Infinity);
+    let next = result.nextCheckAt;
+    if (this.mayWrite()) {
+      const decision = decideIncidents(
+        { now, incidents: this.incidents, detection: result.state, facts: this.view },
+        this.incidentConfig,
+      );
+      this.incidents = applyIncidentCommands(this.incidents, decision.commands);
+      for (const command of decision.commands) this.commands.push({ at: now, command });
+      if (decision.commands.length > 0 && this.sink) {
+        const sink = this.sink;
+        const commands = decision.commands;
+        const snapshot = this.incidents;
+        this.sinkQueue = this.sinkQueue
+          .then(() => sink(commands, snapshot))
+          .catch((error: unknown) => this.onSinkError(error));
+      }
+      next = Math.min(next, decision.nextCheckAt ?? Infinity);
+    }
     this.wakeAt(next);
   }
 

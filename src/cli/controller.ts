@@ -1,0 +1,120 @@
+import { describeError } from '../core/errors.ts';
+import { jsonLogger } from '../host/json-logger.ts';
+import {
+  DEFAULT_CONTROLLER_OPTIONS,
+  defaultIdentity,
+  startController,
+} from '../controller/controller.ts';
+import { parseListen } from '../server/ops-server.ts';
+import { EXIT_OK, EXIT_UNHEALTHY, intFlag, parseFlags, type Command } from './command.ts';
+import { badInput } from '../core/errors.ts';
+
+const help = `nodewarden controller — watch the cluster, detect dead nodes in seconds, keep incidents
+
+Usage:
+  nodewarden controller [--kubeconfig PATH] [--store URL] [--listen HOST:PORT]
+                        [--stable-period S] [--probe-interval-ms N] [--probe-timeout-ms N]
+                        [--lease-namespace NS] [--identity NAME] [--log-level info]
+
+Watches Nodes, node Leases, Pods and Node Events; probes every node at
+L2/L3/L4/L7 from here each second; opens an incident when a node goes Down
+(one partition incident when many go together, none when it is this
+controller that lost the API server); records Kubernetes' own NotReady, taints
+and evictions on the incident's timeline; resolves it when the node has been
+healthy for the stable period. Several replicas may run: a Lease in
+--lease-namespace elects the one that writes.
+
+Options:
+  --kubeconfig PATH       default: $KUBECONFIG, in-cluster, ~/.kube/config
+  --store URL             sqlite:<path> (default <data dir>/nodewarden.db),
+                          sqlite::memory:, or postgres://user@host/db
+  --listen HOST:PORT      /healthz /readyz /metrics (default ${DEFAULT_CONTROLLER_OPTIONS.listen})
+  --stable-period S       healthy this long before an incident resolves (default 60)
+  --probe-interval-ms N   how often each node is probed (default 1000)
+  --probe-timeout-ms N    per-layer probe timeout (default 2000)
+  --lease-namespace NS    namespace of the leader Lease (default $POD_NAMESPACE or default)
+  --identity NAME         leader-election identity (default $POD_NAME or host-pid)
+  --log-level LEVEL       debug, info, warn, error (default info)
+
+Logs are JSON lines on stderr. Exit: 0 after SIGTERM/SIGINT, 1 when it cannot
+start (the reason is logged and printed), 2 for bad flags.
+
+Example (the lab; the controller runs inside the hub namespace to reach the nodes):
+  sudo ip netns exec nw-hub nodewarden controller \\
+      --kubeconfig /var/lib/nodewarden/lab/kube/admin-in-lab.kubeconfig --store sqlite:/tmp/nw.db
+`;
+
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+export const command: Command = {
+  name: 'controller',
+  summary: 'watch the cluster, detect dead nodes, keep incidents (long-running)',
+  help,
+  async run(argv, io) {
+    const { values, positionals } = parseFlags('controller', argv, {
+      kubeconfig: { type: 'string' },
+      store: { type: 'string' },
+      listen: { type: 'string', default: DEFAULT_CONTROLLER_OPTIONS.listen },
+      'stable-period': { type: 'string' },
+      'probe-interval-ms': { type: 'string' },
+      'probe-timeout-ms': { type: 'string' },
+      'lease-namespace': { type: 'string', default: DEFAULT_CONTROLLER_OPTIONS.leaseNamespace },
+      identity: { type: 'string' },
+      'log-level': { type: 'string', default: 'info' },
+    });
+    if (positionals.length > 0)
+      throw badInput(
+        `controller takes no argument "${positionals.join(' ')}"`,
+        'see: nodewarden controller --help',
+      );
+    const level = values['log-level'];
+    if (!(LEVELS as readonly string[]).includes(level))
+      throw badInput(
+        `--log-level "${level}" is not one of ${LEVELS.join(', ')}`,
+        'pass --log-level info',
+      );
+    parseListen(values.listen);
+    const log = jsonLogger((line) => io.err(line), level as (typeof LEVELS)[number], {
+      component: 'controller',
+    });
+    const opts = {
+      ...DEFAULT_CONTROLLER_OPTIONS,
+      listen: values.listen,
+      leaseNamespace: values['lease-namespace'],
+      identity: values.identity ?? defaultIdentity(),
+      stablePeriodMs: intFlag('stable-period', values['stable-period'], 60, 1, 86_400) * 1000,
+      probeIntervalMs: intFlag(
+        'probe-interval-ms',
+        values['probe-interval-ms'],
+        1000,
+        100,
+        600_000,
+      ),
+      probeTimeoutMs: intFlag('probe-timeout-ms', values['probe-timeout-ms'], 2000, 100, 60_000),
+      ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+      ...(values.store ? { store: values.store } : {}),
+    };
+    let running;
+    try {
+      running = await startController(opts, log);
+    } catch (error) {
+      log.log('error', 'cannot start', { error: describeError(error) });
+      throw error;
+    }
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string): void => {
+        log.log('info', 'shutting down', { signal });
+        resolve();
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+    try {
+      await running.stop();
+      return EXIT_OK;
+    } catch (error) {
+      log.log('error', 'unclean shutdown', { error: describeError(error) });
+      return EXIT_UNHEALTHY;
+    }
+  },
+};

@@ -1,0 +1,69 @@
+import type { Incident } from '../core/incident.ts';
+import type { IncidentCommand } from '../core/incidents.ts';
+import type { Logger } from '../core/logger.ts';
+import type { IncidentStore } from '../store/port.ts';
+
+/**
+ * Writes incident commands to the store, in order, re-checking leadership
+ * before every write (a replica that lost its Lease between deciding and
+ * writing must not write), and logs each incident opening and resolution in
+ * an SRE's words.
+ */
+export function storeSink(
+  store: IncidentStore,
+  log: Logger,
+  assertLeader: (action: string) => void,
+) {
+  return async (
+    commands: readonly IncidentCommand[],
+    incidents: readonly Incident[],
+  ): Promise<void> => {
+    for (const command of commands) {
+      switch (command.kind) {
+        case 'open': {
+          assertLeader(`open incident ${command.incident.id}`);
+          await store.createIncident(command.incident);
+          const i = command.incident;
+          log.log('warn', 'incident opened', {
+            incident: i.id,
+            kind: i.kind,
+            nodes: i.nodes,
+            lastHeartbeatAt: i.lastHeartbeatAt,
+            summary: i.summary,
+          });
+          break;
+        }
+        case 'append':
+          assertLeader(`append to incident ${command.id}`);
+          await store.appendTimeline(command.id, command.entries);
+          for (const e of command.entries)
+            log.log('info', 'incident timeline', {
+              incident: command.id,
+              kind: e.kind,
+              at: e.at,
+              message: e.message,
+            });
+          break;
+        case 'update':
+          assertLeader(`update incident ${command.id}`);
+          await store.updateIncident(command.id, command.patch);
+          break;
+        case 'resolve': {
+          assertLeader(`resolve incident ${command.id}`);
+          await store.appendTimeline(command.id, [command.entry]);
+          await store.updateIncident(command.id, {
+            status: 'resolved',
+            resolvedAt: command.resolvedAt,
+          });
+          const i = incidents.find((x) => x.id === command.id);
+          log.log('info', 'incident resolved', {
+            incident: command.id,
+            nodes: i?.nodes,
+            resolvedAt: command.resolvedAt,
+          });
+          break;
+        }
+      }
+    }
+  };
+}
