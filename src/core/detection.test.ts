@@ -452,3 +452,21 @@ describe('adapters and config', () => {
     expect(detectionConfig({ stablePeriodMs: 0 }).stablePeriodMs).toBe(0);
   });
 });
+
+describe('evaluateNode: recovery with a real kubelet', () => {
+  it('Recovering → Healthy although renewals arrive a little after every renew period', () => {
+    const config = detectionConfig({ stablePeriodMs: 30_000 });
+    let prev: NodeDetectionState = state('Recovering', T0);
+    let health = prev.health;
+    // Renewals seen 10.4 s apart (watch latency), probes passing every second.
+    for (let t = 1000; t <= 40_000; t += 1000) {
+      const now = T0 + t;
+      const renew = T0 + Math.floor(t / 10_400) * 10_400;
+      const r = evaluateNode(prev, input(renew, [obs('agent-a', now - 10, 'ok')]), now, config);
+      prev = r.state;
+      health = r.state.health;
+      if (health === 'Healthy') break;
+    }
+    expect(health).toBe('Healthy');
+  });
+});

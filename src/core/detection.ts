@@ -237,7 +237,8 @@ const NODE_LAYERS: readonly Layer[] = ['L2', 'L3', 'L4'];
  * - Healthy → Suspect on S, → Down on D (Suspect is then recorded at the
  *   same instant); Suspect → Down on D, → Healthy when neither S nor D holds.
  * - Down → Recovering when the node is seen alive again: the Lease is fresh
- *   (L ≤ renew period) and no observer fails it (with no observers at all
+ *   (L ≤ two renew periods: a real kubelet's renewals arrive a little after
+ *   each period, so one period would flicker) and no observer fails it (with no observers at all
  *   the Lease alone decides). A Down node with an untrusted Lease stays Down.
  * - Recovering → Down on any S or D (a relapse skips Suspect);
  *   Recovering → Healthy after `stablePeriodMs` of full health: fresh
@@ -423,7 +424,9 @@ function readSignals(
     suspectReason = `Lease not renewed for ${seconds(age)} (two renew periods: ${seconds(config.suspectLeaseAgeMs)})`;
   }
 
-  const leaseFresh = age !== null && age <= config.renewIntervalMs;
+  // Fresh means not yet suspect: a real kubelet's renewals arrive a little after every
+  // renew period (watch latency, jitter), so "within one period" would flicker.
+  const leaseFresh = age !== null && age <= config.suspectLeaseAgeMs;
   const probesPass = failing.length === 0 && (passing.length > 0 || observers === 0);
   const aliveAgain = leaseFresh && probesPass;
   const readyOk = input.ready === null || input.ready === 'True';

@@ -1,0 +1,145 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Incident } from '../../src/core/incident.ts';
+import type { IncidentStore } from '../../src/store/port.ts';
+import { openStore } from '../../src/store/open.ts';
+import { labStatus, MIG, nodewardenOk, repoRoot } from './lab-harness.ts';
+
+/**
+ * `nodewarden controller` against the lab's real control plane, run the way
+ * an operator would run it in the lab: inside the hub namespace (the only
+ * place that routes to the nodes), with its own SQLite store.
+ */
+const lab = inject('lab');
+const MIG_NODE = 'tkai-oks-md-1-193cfbbbb78b-zfz7s-bkqzq';
+
+interface Controller {
+  readonly child: ChildProcess;
+  readonly identity: string;
+  readonly logs: () => string;
+  readonly exited: Promise<number | null>;
+}
+
+let dir = '';
+let hub = '';
+let kubeconfig = '';
+let apiserverPid = 0;
+const running: Controller[] = [];
+
+function startController(identity: string, store: string): Controller {
+  const child = spawn(
+    'ip',
+    [
+      'netns', 'exec', hub, process.execPath, join(repoRoot, 'bin/nodewarden.js'), 'controller',
+      '--kubeconfig', kubeconfig, '--store', store, '--listen', '127.0.0.1:0',
+      '--stable-period', '10', '--identity', identity, '--lease-namespace', 'kube-system',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let text = '';
+  child.stderr?.setEncoding('utf8').on('data', (c: string) => (text += c));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const c = { child, identity, logs: () => text, exited };
+  running.push(c);
+  return c;
+}
+
+async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | null> | T | null): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== null) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s: ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const opened = (c: Controller): boolean => c.logs().includes('"msg":"incident opened"');
+
+describe.skipIf(lab.skip !== null)('nodewarden controller on the lab control plane', () => {
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'nodewarden-controller-test-'));
+    const status = await labStatus(lab.dir);
+    if (!status.controlPlane) throw new Error('the shared lab has no control plane');
+    hub = status.hub.namespace;
+    kubeconfig = status.controlPlane.labAdminKubeconfig;
+    apiserverPid = status.controlPlane.processes['kube-apiserver']?.pid ?? 0;
+    await nodewardenOk(lab.dir, ['lab', 'heal', MIG]);
+  });
+
+  afterEach(async () => {
+    for (const c of running.splice(0)) {
+      c.child.kill('SIGTERM');
+      await Promise.race([c.exited, new Promise((r) => setTimeout(r, 5_000))]);
+      c.child.kill('SIGKILL');
+    }
+    if (apiserverPid) process.kill(apiserverPid, 'SIGCONT');
+  });
+
+  afterAll(async () => {
+    await nodewardenOk(lab.dir, ['lab', 'heal', MIG]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('link-down on the MIG node opens exactly one incident naming it; heal resolves it', async () => {
+    const db = `sqlite:${join(dir, 'one.db')}`;
+    const c = startController('solo', db);
+    await until('caches synced', 30_000, () => (c.logs().includes('caches synced') ? true : null));
+    await until('leader', 30_000, () => (c.logs().includes('became leader') ? true : null));
+    const cutAt = Date.now();
+    await nodewardenOk(lab.dir, ['lab', 'fault', MIG, 'link-down']);
+    await until('incident opened', 60_000, () => (opened(c) ? true : null));
+    const openedAfterMs = Date.now() - cutAt;
+    await nodewardenOk(lab.dir, ['lab', 'heal', MIG]);
+    await until('incident resolved', 120_000, () => (c.logs().includes('"msg":"incident resolved"') ? true : null));
+    c.child.kill('SIGTERM');
+    expect(await c.exited).toBe(0);
+
+    const store: IncidentStore = await openStore(db);
+    try {
+      const incidents: Incident[] = await store.listIncidents();
+      expect(incidents).toHaveLength(1);
+      const [incident] = incidents;
+      expect(incident?.kind).toBe('node');
+      expect(incident?.nodes).toEqual([MIG_NODE]);
+      expect(incident?.status).toBe('resolved');
+      const kinds = incident?.timeline.map((e) => e.kind) ?? [];
+      for (const k of ['last-heartbeat', 'down', 'incident-opened', 'ready-again', 'resolved'] as const) expect(kinds).toContain(k);
+      process.stderr.write(`controller: link-down → incident opened (seen in its log) after ${(openedAfterMs / 1000).toFixed(1)} s; timeline: ${kinds.join(', ')}\n`);
+    } finally {
+      await store.close();
+    }
+  }, 240_000);
+
+  it('the API server frozen for 30 s opens no node incident and fails readiness, not the nodes', async () => {
+    const c = startController('frozen-api', `sqlite:${join(dir, 'frozen.db')}`);
+    await until('leader', 30_000, () => (c.logs().includes('became leader') ? true : null));
+    process.kill(apiserverPid, 'SIGSTOP');
+    await until('API server unreachable logged', 30_000, () => (c.logs().includes('API server unreachable') ? true : null));
+    await new Promise((r) => setTimeout(r, 30_000));
+    process.kill(apiserverPid, 'SIGCONT');
+    // Leases are stale when the view returns: give detection the time it would need to (wrongly) act.
+    await until('API server reachable again', 30_000, () => (c.logs().lastIndexOf('API server reachable') > c.logs().lastIndexOf('API server unreachable') ? true : null));
+    await new Promise((r) => setTimeout(r, 15_000));
+    expect(opened(c), c.logs().slice(-3000)).toBe(false);
+  }, 180_000);
+
+  it('two controllers elect one leader; killing it hands over within the lease time', async () => {
+    const db = `sqlite:${join(dir, 'two.db')}`;
+    const a = startController('replica-a', db);
+    const b = startController('replica-b', db);
+    const leader = await until('a leader', 40_000, () => [a, b].find((c) => c.logs().includes('became leader')) ?? null);
+    const standby = leader === a ? b : a;
+    await new Promise((r) => setTimeout(r, 5_000));
+    expect(standby.logs()).not.toContain('became leader');
+    const killedAt = Date.now();
+    leader.child.kill('SIGKILL');
+    await until('standby takes over', 30_000, () => (standby.logs().includes('became leader') ? true : null));
+    const handover = (Date.now() - killedAt) / 1000;
+    process.stderr.write(`leader election: ${leader.identity} killed, ${standby.identity} leads after ${handover.toFixed(1)} s (lease 15 s)\n`);
+    expect(handover).toBeLessThan(15 + 2 + 3);
+  }, 120_000);
+});
