@@ -7,6 +7,8 @@ async function loadCommands(): Promise<readonly Command[]> {
     import('./probe.ts'),
     import('./controller.ts'),
     import('./lab.ts'),
+    import('./audit.ts'),
+    import('./policy.ts'),
   ]);
   return modules.map((m) => m.command);
 }

@@ -65,6 +65,25 @@ export interface Toleration {
   readonly tolerationSeconds?: number;
 }
 
+/** A node selector requirement as in `requiredDuringScheduling…` node affinity. */
+export interface NodeSelectorRequirement {
+  readonly key: string;
+  readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Gt' | 'Lt';
+  readonly values: readonly string[];
+}
+
+/** Requirements ANDed; `matchFields` supports only `metadata.name`, as in Kubernetes. */
+export interface NodeSelectorTerm {
+  readonly matchExpressions: readonly NodeSelectorRequirement[];
+  readonly matchFields: readonly NodeSelectorRequirement[];
+}
+
+/** `spec.affinity.nodeAffinity`: required terms are ORed; preferred ones add their weight. */
+export interface NodeAffinity {
+  readonly required: readonly NodeSelectorTerm[] | null;
+  readonly preferred: readonly { readonly weight: number; readonly preference: NodeSelectorTerm }[];
+}
+
 export interface PodSnapshot {
   readonly namespace: string;
   readonly name: string;
@@ -82,6 +101,10 @@ export interface PodSnapshot {
   readonly qosClass: string | null;
   readonly nodeSelector: Readonly<Record<string, string>>;
   readonly tolerations: readonly Toleration[];
+  /** Absent or null when the pod has no node affinity. */
+  readonly nodeAffinity?: NodeAffinity | null;
+  /** `spec.priority`, resolved from the PriorityClass by admission; absent when unknown. */
+  readonly priority?: number | null;
 }
 
 export interface EventSnapshot {
