@@ -31,12 +31,25 @@ function inputs(
   }));
 }
 
-/** Evaluates at each instant in turn, carrying the state. */
+/**
+ * Evaluates at each instant in turn, carrying the state. Without a start
+ * state, the controller has been watching a healthy cluster for two minutes
+ * first (Lease age only counts from when the controller could see renewals).
+ */
 function run(
   steps: readonly { at: number; nodes: NodeInput[]; connection?: ApiConnection }[],
   start: ClusterDetectionState | null = null,
 ): ClusterEvaluation[] {
   let state = start;
+  const first = steps[0];
+  if (state === null && first !== undefined) {
+    const at = first.at - 120_000;
+    const warm = inputs(
+      first.nodes.map((n) => n.node),
+      at,
+    );
+    state = detectCluster(null, { connection: connected(at), nodes: warm }, at).state;
+  }
   return steps.map((step) => {
     const r = detectCluster(
       state,
@@ -184,5 +197,33 @@ describe('clusterDetectionConfig', () => {
     expect(() => clusterDetectionConfig({ stormFraction: 0 })).toThrow(NodeWardenError);
     expect(() => clusterDetectionConfig({ stormWindowMs: -5 })).toThrow(/stormWindowMs=-5/);
     expect(clusterDetectionConfig({ stormMinNodes: 4 }).stormMinNodes).toBe(4);
+  });
+});
+
+describe('detectCluster: the API server itself was down', () => {
+  it('Leases that could not be renewed while the API server was frozen are no evidence once it returns', () => {
+    const nodes = names(5);
+    const frozenAt = T0;
+    const stale = Object.fromEntries(nodes.map((n) => [n, frozenAt - 2_000]));
+    const down: ApiConnection = {
+      connected: false,
+      lastContactAt: new Date(frozenAt).toISOString(),
+      error: 'timeout',
+    };
+    const results = run([
+      { at: frozenAt + 10_000, nodes: inputs(nodes, frozenAt + 10_000, stale), connection: down },
+      { at: frozenAt + 30_000, nodes: inputs(nodes, frozenAt + 30_000, stale), connection: down },
+      // Back: every Lease is 32 s old, none renewed yet.
+      { at: frozenAt + 32_000, nodes: inputs(nodes, frozenAt + 32_000, stale) },
+      { at: frozenAt + 40_000, nodes: inputs(nodes, frozenAt + 40_000, stale) },
+      // Kubelets renew within one period of the API server's return.
+      { at: frozenAt + 42_000, nodes: inputs(nodes, frozenAt + 42_000) },
+    ]);
+    for (const r of results) {
+      expect(r.transitions, JSON.stringify(r.transitions)).toHaveLength(0);
+      expect(r.state.partition).toBeNull();
+    }
+    expect(results[0]?.situation).toBe('control-plane-side');
+    expect(results[2]?.situation).toBe('normal');
   });
 });

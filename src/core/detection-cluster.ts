@@ -144,7 +144,7 @@ export function detectCluster(
       nodeInput,
       now,
       config.node,
-      { leaseTrusted: api.trusted },
+      { leaseTrusted: api.trusted, trustedSince: api.since },
     );
     nodes.set(nodeInput.node, evaluation.state);
     if (evaluation.transition !== null) transitions.push(evaluation.transition);

@@ -210,6 +210,14 @@ export interface EvaluateOptions {
    * Lease age and Ready are then not evidence (rules L and D1–D3 are off).
    */
   readonly leaseTrusted: boolean;
+  /**
+   * Since when the controller's view has been trustworthy (epoch ms). Lease
+   * age is not counted from before it: while the API server was unreachable,
+   * or before this controller started, no kubelet could be seen renewing —
+   * the node lifecycle controller counts from when it observed a Lease the
+   * same way. Absent: from the renewTime itself.
+   */
+  readonly trustedSince?: number;
 }
 
 const HOST_LAYERS: readonly Layer[] = ['L2', 'L3'];
@@ -254,7 +262,7 @@ export function evaluateNode(
   options: EvaluateOptions = { leaseTrusted: true },
 ): NodeEvaluation {
   const prev = previous ?? initialNodeState(input.node, now);
-  const signals = readSignals(input, now, config, options.leaseTrusted);
+  const signals = readSignals(input, now, config, options.leaseTrusted, options.trustedSince);
   const { evidence } = signals;
   const lastGoodProbeAt = maxOrNull(prev.lastGoodProbeAt, signals.latestGood);
   const lastHeartbeatAt =
@@ -352,6 +360,7 @@ function readSignals(
   now: number,
   config: DetectionConfig,
   leaseTrusted: boolean,
+  trustedSince: number | undefined,
 ): Signals {
   const gracePeriodMs =
     config.gracePeriodMs ??
@@ -359,7 +368,8 @@ function readSignals(
       ? input.lease.durationSeconds * 1000
       : DEFAULT_LEASE_DURATION_MS);
   const renewTime = input.lease?.renewTime ?? null;
-  const leaseAgeMs = renewTime === null ? null : Math.max(0, now - renewTime);
+  const seenFrom = renewTime === null ? null : Math.max(renewTime, trustedSince ?? renewTime);
+  const leaseAgeMs = seenFrom === null ? null : Math.max(0, now - seenFrom);
   const age = leaseTrusted ? leaseAgeMs : null;
 
   // Latest observation per observer within the window.
