@@ -293,6 +293,8 @@ export function migLimitsPolicy(options: Partial<MigLimitsPolicyOptions> = {}): 
     '# Needs Kubernetes >= 1.30 (admissionregistration.k8s.io/v1). Apply: kubectl apply -f <this file>\n';
   const yaml =
     header +
-    [...policies, ...bindings].map((doc) => stringify(doc, { lineWidth: 0 })).join('---\n');
+    [...policies, ...bindings]
+      .map((doc) => stringify(doc, { lineWidth: 0, singleQuote: true }))
+      .join('---\n');
   return { options: o, policies, bindings, yaml };
 }

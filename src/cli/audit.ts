@@ -157,8 +157,23 @@ function quantityFlag(name: string, value: string | undefined, fallback: string)
 
 const K8S_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
-async function runMig(argv: readonly string[], io: Io): Promise<number> {
-  const { values, positionals } = parseFlags('audit', argv, MIG_FLAGS);
+type Values = ReturnType<typeof parseAll>['values'];
+
+/** One parse for both modes, so that `audit --from f mig` and `audit mig --from f` both work. */
+function parseAll(argv: readonly string[]) {
+  return parseFlags('audit', argv, { ...CAPACITY_FLAGS, ...MIG_FLAGS });
+}
+
+/** Flags of the other mode are mistakes, not silently ignored options. */
+function rejectForeign(values: Values, own: Readonly<Record<string, unknown>>, mode: string): void {
+  const foreign = Object.keys(values).find((k) => !(k in own));
+  if (foreign !== undefined) {
+    throw badInput(`--${foreign} does not apply to ${mode}`, 'see: nodewarden audit --help');
+  }
+}
+
+async function runMig(values: Values, positionals: readonly string[], io: Io): Promise<number> {
+  rejectForeign(values, MIG_FLAGS, 'nodewarden audit mig');
   if (positionals.length > 0) {
     throw badInput(
       `unexpected argument "${positionals[0]}"`,
@@ -204,8 +219,12 @@ async function runMig(argv: readonly string[], io: Io): Promise<number> {
   return audit.namespaces.length > 0 ? EXIT_UNHEALTHY : EXIT_OK;
 }
 
-async function runCapacity(argv: readonly string[], io: Io): Promise<number> {
-  const { values, positionals } = parseFlags('audit', argv, CAPACITY_FLAGS);
+async function runCapacity(
+  values: Values,
+  positionals: readonly string[],
+  io: Io,
+): Promise<number> {
+  rejectForeign(values, CAPACITY_FLAGS, 'nodewarden audit (use them with nodewarden audit mig)');
   if (positionals.length > 0) {
     throw badInput(
       `unexpected argument "${positionals[0]}"`,
@@ -264,7 +283,8 @@ export const command: Command = {
   summary: 'requests/limits per node, what if a node dies (--fail), MIG pods without limits (mig)',
   help,
   run(argv, io) {
-    if (argv[0] === 'mig') return runMig(argv.slice(1), io);
-    return runCapacity(argv, io);
+    const { values, positionals } = parseAll(argv);
+    if (positionals[0] === 'mig') return runMig(values, positionals.slice(1), io);
+    return runCapacity(values, positionals, io);
   },
 };

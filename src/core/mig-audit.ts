@@ -309,6 +309,13 @@ export function migFix(
     notes.push(
       "a Job's pod template cannot change: change the manifest that creates the Job and recreate it",
     );
+    // CronJobs name their Jobs <cronjob>-<scheduled time in minutes>.
+    const cron = /^(.+)-\d{8,}$/.exec(owner.name)?.[1];
+    if (cron !== undefined) {
+      notes.push(
+        `if CronJob ${cron} created it, patch the CronJob instead: the same change under spec.jobTemplate.spec.template.spec`,
+      );
+    }
   } else if (path === undefined) {
     notes.push(
       `${owner.kind} ${owner.name} is managed by its own controller: set these in its pod template`,

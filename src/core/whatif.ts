@@ -18,7 +18,7 @@ import {
   type CapacityThresholds,
   type NodeCapacity,
 } from './capacity.ts';
-import { badInput, NodeWardenError } from './errors.ts';
+import { badInput } from './errors.ts';
 import {
   NodeLoad,
   placePod,
@@ -154,10 +154,9 @@ function checkFailed(nodes: readonly NodeSnapshot[], failed: readonly string[]):
     const list = [...known].sort();
     const shown =
       list.slice(0, 8).join(', ') + (list.length > 8 ? `, … (${list.length} in all)` : '');
-    throw new NodeWardenError(
-      'NOT_FOUND',
+    throw badInput(
       `${unknown.map((n) => `"${n}"`).join(', ')} ${unknown.length === 1 ? 'is not a node' : 'are not nodes'} of this cluster`,
-      { hint: list.length > 0 ? `nodes are: ${shown}` : 'the cluster has no nodes' },
+      list.length > 0 ? `nodes are: ${shown}` : 'the cluster has no nodes',
     );
   }
   return names;
