@@ -107,7 +107,7 @@ describe.skipIf(lab.skip !== null)('nodewarden controller on the lab control pla
       expect(incident?.nodes).toEqual([MIG_NODE]);
       expect(incident?.status).toBe('resolved');
       const kinds = incident?.timeline.map((e) => e.kind) ?? [];
-      for (const k of ['last-heartbeat', 'down', 'incident-opened', 'ready-again', 'resolved'] as const) expect(kinds).toContain(k);
+      for (const k of ['last-heartbeat', 'suspect', 'down', 'incident-opened', 'recovering', 'resolved'] as const) expect(kinds).toContain(k);
       process.stderr.write(`controller: link-down → incident opened (seen in its log) after ${(openedAfterMs / 1000).toFixed(1)} s; timeline: ${kinds.join(', ')}\n`);
     } finally {
       await store.close();
