@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseKernelLogLine } from './kmsg-line.ts';
 import {
@@ -386,5 +386,14 @@ describe('the catalogue', () => {
   it('matches a bare message as well as a prefixed line', () => {
     expect(matchSignature('Kernel panic - not syncing: Fatal exception')?.id).toBe('kernel.panic');
     expect(matchSignature('nothing to see here')).toBeNull();
+  });
+});
+
+describe('the fixture folder', () => {
+  it('explains every fixture in its README, and names no file that is missing', () => {
+    const files = readdirSync(dir).filter((f) => f !== 'README.md');
+    const readme = readFileSync(new URL('README.md', dir), 'utf8');
+    const named = [...readme.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]);
+    expect([...named].sort()).toEqual([...files].sort());
   });
 });

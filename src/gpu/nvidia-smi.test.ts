@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   NVIDIA_SMI_FIELDS,
@@ -121,5 +121,14 @@ describe('nvidia-smi mig -lgi', () => {
       profileId: 19,
       memory: { usedMiB: null, usedPercent: null },
     });
+  });
+});
+
+describe('the fixture folder', () => {
+  it('explains every fixture in its README, and names no file that is missing', () => {
+    const dir = new URL('../../test/fixtures/gpu/', import.meta.url);
+    const files = readdirSync(dir).filter((f) => f !== 'README.md');
+    const named = [...fixture('README.md').matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]);
+    expect([...named].sort()).toEqual([...files].sort());
   });
 });
