@@ -6,6 +6,7 @@ async function loadCommands(): Promise<readonly Command[]> {
   const modules = await Promise.all([
     import('./probe.ts'),
     import('./controller.ts'),
+    import('./demo.ts'),
     import('./lab.ts'),
     import('./audit.ts'),
     import('./policy.ts'),
