@@ -263,7 +263,6 @@ describe('classify: the 2025-08-25 seed', () => {
     expect(v.missing).toEqual([
       { source: 'kernel', status: 'missing', summary: 'kernel missing' },
       { source: 'cni', status: 'missing', summary: 'not collected' },
-      { source: 'impact', status: 'missing', summary: 'not collected' },
     ]);
   });
 
@@ -894,13 +893,33 @@ describe('classify: missing evidence degrades, never invents', () => {
   it('nothing at all: UNKNOWN with every source missing', () => {
     const v = run([]);
     expect(v.rootCause).toBe('UNKNOWN');
-    expect(v.missing).toHaveLength(7);
+    expect(v.missing.map((m) => m.source)).toEqual([
+      'kubernetes',
+      'network',
+      'cloud',
+      'gpu',
+      'kernel',
+      'cni',
+    ]);
     expect(v.correlations).toEqual([]);
   });
 
   it('a later failed attempt does not erase an earlier good one', () => {
     const later = { ...failed('cloud', 'timeout'), observedAt: '2025-08-25T04:02:30Z' } as Evidence;
     expect(run([...seed(), later]).rootCause).toBe('NODE_HALTED');
+  });
+
+  it('evidence observed after the decision time is not used', () => {
+    const late = seed().map((e) =>
+      e.source === 'cloud' ? { ...e, observedAt: '2025-08-25T04:02:06Z' } : e,
+    );
+    const v = run(late);
+    expect(v.rootCause).toBe('UNKNOWN');
+    expect(v.missing).toContainEqual({
+      source: 'cloud',
+      status: 'missing',
+      summary: 'not collected',
+    });
   });
 
   it('no heartbeat known: no correlation claimed', () => {

@@ -103,6 +103,16 @@ export const DEFAULT_CLASSIFY_OPTIONS: ClassifyOptions = {
   ownCloudUserIds: [],
 };
 
+/** The sources the decision table reads (impact is for the report, not the cause). */
+export const CLASSIFIER_SOURCES: readonly EvidenceSource[] = [
+  'kubernetes',
+  'network',
+  'cloud',
+  'gpu',
+  'kernel',
+  'cni',
+];
+
 /** The kubelet renews its Lease this often; the node would have logged a renewal by then. */
 const RENEW_PERIOD_MS = 10_000;
 
@@ -291,7 +301,7 @@ export interface Verdict {
   /** What the verdict rests on, most telling first. */
   readonly findings: readonly Finding[];
   readonly correlations: readonly Correlation[];
-  /** Sources without usable data: what a better verdict would have needed. */
+  /** Sources the table reads that had no usable data at `now`: what a better verdict would have needed. */
   readonly missing: readonly MissingEvidence[];
   /** For UNKNOWN and weak verdicts: the causes the evidence could not tell apart. */
   readonly candidates: readonly RootCause[];
@@ -356,13 +366,16 @@ export function classify(input: ClassifyInput, overrides: Partial<ClassifyOption
   if (!Number.isFinite(Date.parse(input.now))) {
     throw badInput(`classify: now="${input.now}" is not an ISO-8601 time`, 'pass the clock time');
   }
-  const ctx = new Context(input, options);
+  // Evidence observed after the decision time did not exist yet when it was made.
+  const nowMs = Date.parse(input.now);
+  const known = input.evidence.filter((e) => Date.parse(e.observedAt) <= nowMs);
+  const ctx = new Context({ ...input, evidence: known }, options);
   const decision = decide(ctx);
   const findings = decision.findings;
   const reliedOn: { source: EvidenceSource; observedAt: string }[] = [];
   for (const f of findings) {
     if (f.source === 'incident' || reliedOn.some((r) => r.source === f.source)) continue;
-    const item = latestOk(input.evidence, f.source);
+    const item = latestOk(known, f.source);
     if (item !== undefined) reliedOn.push({ source: f.source, observedAt: item.observedAt });
   }
   return {
@@ -372,7 +385,7 @@ export function classify(input: ClassifyInput, overrides: Partial<ClassifyOption
     decidedAt: new Date(Date.parse(input.now)).toISOString(),
     findings,
     correlations: correlations(ctx),
-    missing: missingEvidence(input.evidence),
+    missing: missingEvidence(known).filter((m) => CLASSIFIER_SOURCES.includes(m.source)),
     candidates: decision.candidates,
     reliedOn,
   };
