@@ -161,16 +161,11 @@ export function findEndpoint(
     );
   }
   const url = matching[0]?.url ?? '';
-  try {
-    new URL(url);
-  } catch (error) {
+  if (!/^https?:\/\/[^/]/.test(url) || !URL.canParse(url)) {
     throw new NodeWardenError(
       'UNAVAILABLE',
-      `the Keystone catalogue ${type} URL ${JSON.stringify(url)} is not a URL`,
-      {
-        hint: 'ask the cloud operator to fix the endpoint',
-        cause: error,
-      },
+      `the Keystone catalogue ${type} URL ${JSON.stringify(url)} is not an http(s) URL`,
+      { hint: 'ask the cloud operator to fix the endpoint' },
     );
   }
   return url;
