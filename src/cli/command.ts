@@ -69,7 +69,9 @@ export function reportError(command: string, error: unknown, io: Io): number {
     if (error.hint) io.err(`  → ${error.hint}\n`);
     return exitStatusFor(error.code);
   }
-  io.err(`nodewarden ${command}: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  io.err(
+    `nodewarden ${command}: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   return EXIT_UNHEALTHY;
 }
 
@@ -84,7 +86,10 @@ export function intFlag(
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw badInput(`--${name} "${value}" is not a whole number from ${min} to ${max}`, `pass e.g. --${name} ${fallback}`);
+    throw badInput(
+      `--${name} "${value}" is not a whole number from ${min} to ${max}`,
+      `pass e.g. --${name} ${fallback}`,
+    );
   }
   return n;
 }

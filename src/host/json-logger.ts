@@ -11,7 +11,9 @@ export function jsonLogger(
   return {
     log(level, msg, fields = {}) {
       if (rank[level] < rank[minLevel]) return;
-      write(JSON.stringify({ ts: new Date().toISOString(), level, msg, ...base, ...fields }) + '\n');
+      write(
+        JSON.stringify({ ts: new Date().toISOString(), level, msg, ...base, ...fields }) + '\n',
+      );
     },
     child(fields) {
       return jsonLogger(write, minLevel, { ...base, ...fields });

@@ -187,7 +187,7 @@ export async function kubeWatch(
     const lines = createInterface({ input: res });
     // readline re-emits the response's errors (ECONNRESET when the stream is aborted or
     // the API server drops it); unhandled, that would crash the process.
-    lines.on('error', (e) => end(e));
+    lines.on('error', (e: Error) => end(e));
     lines.on('line', (line) => {
       if (!line.trim()) return;
       try {

@@ -33,9 +33,24 @@ function startController(identity: string, store: string): Controller {
   const child = spawn(
     'ip',
     [
-      'netns', 'exec', hub, process.execPath, join(repoRoot, 'bin/nodewarden.js'), 'controller',
-      '--kubeconfig', kubeconfig, '--store', store, '--listen', '127.0.0.1:0',
-      '--stable-period', '10', '--identity', identity, '--lease-namespace', 'kube-system',
+      'netns',
+      'exec',
+      hub,
+      process.execPath,
+      join(repoRoot, 'bin/nodewarden.js'),
+      'controller',
+      '--kubeconfig',
+      kubeconfig,
+      '--store',
+      store,
+      '--listen',
+      '127.0.0.1:0',
+      '--stable-period',
+      '10',
+      '--identity',
+      identity,
+      '--lease-namespace',
+      'kube-system',
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -47,7 +62,11 @@ function startController(identity: string, store: string): Controller {
   return c;
 }
 
-async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | null> | T | null): Promise<T> {
+async function until<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<T | null> | T | null,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
@@ -94,7 +113,9 @@ describe.skipIf(lab.skip !== null)('nodewarden controller on the lab control pla
     await until('incident opened', 60_000, () => (opened(c) ? true : null));
     const openedAfterMs = Date.now() - cutAt;
     await nodewardenOk(lab.dir, ['lab', 'heal', MIG]);
-    await until('incident resolved', 120_000, () => (c.logs().includes('"msg":"incident resolved"') ? true : null));
+    await until('incident resolved', 120_000, () =>
+      c.logs().includes('"msg":"incident resolved"') ? true : null,
+    );
     c.child.kill('SIGTERM');
     expect(await c.exited).toBe(0);
 
@@ -107,8 +128,18 @@ describe.skipIf(lab.skip !== null)('nodewarden controller on the lab control pla
       expect(incident?.nodes).toEqual([MIG_NODE]);
       expect(incident?.status).toBe('resolved');
       const kinds = incident?.timeline.map((e) => e.kind) ?? [];
-      for (const k of ['last-heartbeat', 'suspect', 'down', 'incident-opened', 'recovering', 'resolved'] as const) expect(kinds).toContain(k);
-      process.stderr.write(`controller: link-down → incident opened (seen in its log) after ${(openedAfterMs / 1000).toFixed(1)} s; timeline: ${kinds.join(', ')}\n`);
+      for (const k of [
+        'last-heartbeat',
+        'suspect',
+        'down',
+        'incident-opened',
+        'recovering',
+        'resolved',
+      ] as const)
+        expect(kinds).toContain(k);
+      process.stderr.write(
+        `controller: link-down → incident opened (seen in its log) after ${(openedAfterMs / 1000).toFixed(1)} s; timeline: ${kinds.join(', ')}\n`,
+      );
     } finally {
       await store.close();
     }
@@ -118,11 +149,17 @@ describe.skipIf(lab.skip !== null)('nodewarden controller on the lab control pla
     const c = startController('frozen-api', `sqlite:${join(dir, 'frozen.db')}`);
     await until('leader', 30_000, () => (c.logs().includes('became leader') ? true : null));
     process.kill(apiserverPid, 'SIGSTOP');
-    await until('API server unreachable logged', 30_000, () => (c.logs().includes('API server unreachable') ? true : null));
+    await until('API server unreachable logged', 30_000, () =>
+      c.logs().includes('API server unreachable') ? true : null,
+    );
     await new Promise((r) => setTimeout(r, 30_000));
     process.kill(apiserverPid, 'SIGCONT');
     // Leases are stale when the view returns: give detection the time it would need to (wrongly) act.
-    await until('API server reachable again', 30_000, () => (c.logs().lastIndexOf('API server reachable') > c.logs().lastIndexOf('API server unreachable') ? true : null));
+    await until('API server reachable again', 30_000, () =>
+      c.logs().lastIndexOf('API server reachable') > c.logs().lastIndexOf('API server unreachable')
+        ? true
+        : null,
+    );
     await new Promise((r) => setTimeout(r, 15_000));
     expect(opened(c), c.logs().slice(-3000)).toBe(false);
   }, 180_000);
@@ -131,15 +168,23 @@ describe.skipIf(lab.skip !== null)('nodewarden controller on the lab control pla
     const db = `sqlite:${join(dir, 'two.db')}`;
     const a = startController('replica-a', db);
     const b = startController('replica-b', db);
-    const leader = await until('a leader', 40_000, () => [a, b].find((c) => c.logs().includes('became leader')) ?? null);
+    const leader = await until(
+      'a leader',
+      40_000,
+      () => [a, b].find((c) => c.logs().includes('became leader')) ?? null,
+    );
     const standby = leader === a ? b : a;
     await new Promise((r) => setTimeout(r, 5_000));
     expect(standby.logs()).not.toContain('became leader');
     const killedAt = Date.now();
     leader.child.kill('SIGKILL');
-    await until('standby takes over', 30_000, () => (standby.logs().includes('became leader') ? true : null));
+    await until('standby takes over', 30_000, () =>
+      standby.logs().includes('became leader') ? true : null,
+    );
     const handover = (Date.now() - killedAt) / 1000;
-    process.stderr.write(`leader election: ${leader.identity} killed, ${standby.identity} leads after ${handover.toFixed(1)} s (lease 15 s)\n`);
+    process.stderr.write(
+      `leader election: ${leader.identity} killed, ${standby.identity} leads after ${handover.toFixed(1)} s (lease 15 s)\n`,
+    );
     expect(handover).toBeLessThan(15 + 2 + 3);
   }, 120_000);
 });
