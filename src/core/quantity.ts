@@ -38,3 +38,8 @@ export function parseQuantity(text: string): number {
   }
   return Number(match[1]) * scale;
 }
+
+/** CPU in millicores, rounded as Kubernetes rounds (up to whole millicores). */
+export function milliCpu(text: string): number {
+  return Math.ceil(Math.round(parseQuantity(text) * 1e6) / 1e3);
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeSnapshot, PodSnapshot } from '../core/cluster.ts';
 import type { NodeWardenError } from '../core/errors.ts';
-import { milliCpu, parseQuantity } from './quantity.ts';
+import { milliCpu, parseQuantity } from '../core/quantity.ts';
 import { nodeUse, percent1, podLimits, podRequests } from './resources.ts';
 import { schedulePod, tolerates } from './scheduler.ts';
 

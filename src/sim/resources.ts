@@ -11,7 +11,7 @@ import type {
   PodSnapshot,
   ResourceList,
 } from '../core/cluster.ts';
-import { parseQuantity } from './quantity.ts';
+import { parseQuantity } from '../core/quantity.ts';
 
 export type Amounts = Readonly<Record<string, number>>;
 

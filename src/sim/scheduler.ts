@@ -8,7 +8,7 @@
  */
 import type { NodeSnapshot, PodSnapshot, Taint, Toleration } from '../core/cluster.ts';
 import { countsAgainst, podRequests } from './resources.ts';
-import { parseQuantity } from './quantity.ts';
+import { parseQuantity } from '../core/quantity.ts';
 
 export type ScheduleDecision =
   | { readonly node: string; readonly reason?: undefined }
