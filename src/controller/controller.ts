@@ -9,7 +9,7 @@ import { detectionConfig } from '../core/detection.ts';
 import { describeError, NodeWardenError } from '../core/errors.ts';
 import { DEFAULT_INCIDENT_CONFIG } from '../core/incidents.ts';
 import type { Logger } from '../core/logger.ts';
-import { KubeClusterView } from '../kube/cluster-view.ts';
+import { KubeClusterView, LEASE_LAG_SAMPLES } from '../kube/cluster-view.ts';
 import { loadKubeConfig } from '../kube/config.ts';
 import { KubeHttpError, kubeRequest } from '../kube/http.ts';
 import { DEFAULT_LEADER_TIMING, LeaderElector } from '../kube/leader.ts';
@@ -187,6 +187,18 @@ export async function startController(
     g.reset();
     for (const i of loop.incidents) if (i.status === 'open') g.inc({ kind: i.kind });
   });
+
+  for (const [stat, field] of [
+    ['p50', 'p50Ms'],
+    ['p99', 'p99Ms'],
+    ['max', 'maxMs'],
+  ] as const)
+    gauge(
+      `nodewarden_lease_event_lag_${stat}_seconds`,
+      `${stat} of the last ${LEASE_LAG_SAMPLES} node Lease renewals' delay until their watch event`,
+      [],
+      (g) => g.set(view.leaseEventLag()[field] / 1000),
+    );
 
   let synced = false;
   const ops = await startOpsServer({

@@ -32,6 +32,17 @@ export const DEFAULT_VIEW_OPTIONS: KubeClusterViewOptions = {
 
 const podKey = (p: PodSnapshot): string => `${p.namespace}/${p.name}`;
 
+/** How many recent Lease-event lags leaseEventLag() summarises (~20 s at 5,000 nodes). */
+export const LEASE_LAG_SAMPLES = 10_000;
+
+export interface LagSummary {
+  /** Samples in the reservoir (at most LEASE_LAG_SAMPLES). */
+  readonly count: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
 export class KubeClusterView implements ClusterView {
   readonly #kc: KubeConfig;
   readonly #log: Logger;
@@ -45,6 +56,12 @@ export class KubeClusterView implements ClusterView {
   #connection: ApiConnection = { connected: false, lastContactAt: null, error: 'not started' };
   #onChange: (c: ClusterChange) => void = () => undefined;
   #health: NodeJS.Timeout | null = null;
+  #stopped = false;
+  /** Ring buffer of lags (ms) from a Lease renewal to the watch event that brought it here. */
+  readonly #leaseLags = new Float64Array(LEASE_LAG_SAMPLES);
+  #leaseLagCount = 0;
+  /** The renewTime last seen per Lease, so only a new renewal is a sample. */
+  readonly #leaseRenewSeen = new Map<string, string | null>();
 
   constructor(kc: KubeConfig, log: Logger, opts: KubeClusterViewOptions = DEFAULT_VIEW_OPTIONS) {
     this.#kc = kc;
@@ -91,9 +108,10 @@ export class KubeClusterView implements ClusterView {
       opts.informer,
     );
     this.#nodes.onEvent(({ action, item }) => this.#onChange({ kind: 'node', action, node: item }));
-    this.#leases.onEvent(({ action, item }) =>
-      this.#onChange({ kind: 'lease', action, lease: item }),
-    );
+    this.#leases.onEvent(({ action, item }) => {
+      this.#sampleLeaseLag(action, item);
+      this.#onChange({ kind: 'lease', action, lease: item });
+    });
     this.#events.onEvent(({ action, item }) =>
       this.#onChange({ kind: 'event', action, event: item }),
     );
@@ -101,6 +119,35 @@ export class KubeClusterView implements ClusterView {
       this.#indexPod(action, item);
       this.#onChange({ kind: 'pod', action, pod: item });
     });
+  }
+
+  /**
+   * Samples `now - renewTime` when a Lease arrives with a renewTime not seen
+   * before: the first sighting of a Lease (start-up list, new node) is not a
+   * sample, since its renewal may be arbitrarily old. Renewals happen on the
+   * nodes' clocks, so skew between them and this host shows up here too.
+   */
+  #sampleLeaseLag(action: 'upsert' | 'delete', lease: LeaseSnapshot): void {
+    if (action === 'delete') {
+      this.#leaseRenewSeen.delete(lease.node);
+      return;
+    }
+    const first = !this.#leaseRenewSeen.has(lease.node);
+    const before = this.#leaseRenewSeen.get(lease.node);
+    this.#leaseRenewSeen.set(lease.node, lease.renewTime);
+    if (first || lease.renewTime === null || lease.renewTime === before) return;
+    const lagMs = Math.max(0, Date.now() - Date.parse(lease.renewTime));
+    this.#leaseLags[this.#leaseLagCount % LEASE_LAG_SAMPLES] = lagMs;
+    this.#leaseLagCount += 1;
+  }
+
+  /** p50, p99 and max of the last LEASE_LAG_SAMPLES Lease-event lags; zeros before the first. */
+  leaseEventLag(): LagSummary {
+    const count = Math.min(this.#leaseLagCount, LEASE_LAG_SAMPLES);
+    if (count === 0) return { count: 0, p50Ms: 0, p99Ms: 0, maxMs: 0 };
+    const sorted = this.#leaseLags.slice(0, count).sort();
+    const at = (q: number): number => sorted[Math.min(count - 1, Math.floor(q * count))] ?? 0;
+    return { count, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: sorted[count - 1] ?? 0 };
   }
 
   #indexPod(action: 'upsert' | 'delete', pod: PodSnapshot): void {
@@ -146,7 +193,8 @@ export class KubeClusterView implements ClusterView {
       } catch (error) {
         this.#contact(false, describeError(error));
       }
-      this.#health = setTimeout(() => void ping(), this.#opts.healthIntervalMs);
+      // A ping in flight when stop() ran must not start the next one.
+      if (!this.#stopped) this.#health = setTimeout(() => void ping(), this.#opts.healthIntervalMs);
     };
     await ping();
     await Promise.all([
@@ -158,6 +206,7 @@ export class KubeClusterView implements ClusterView {
   }
 
   stop(): Promise<void> {
+    this.#stopped = true;
     if (this.#health) clearTimeout(this.#health);
     for (const i of [this.#nodes, this.#leases, this.#pods, this.#events]) i.stop();
     return Promise.resolve();

@@ -1,0 +1,689 @@
+// bench/controller-scale — the controller against a big cluster: kwok drives
+// N fake nodes (Leases renewed every 10 s) carrying P pods on a real
+// etcd + kube-apiserver, then `nodewarden controller` runs as its own process
+// and we measure time to first sync, RSS after sync and peak, CPU over a
+// settle window, and Lease event lag (renewal → watch event in the
+// controller, from its /metrics). Targets: RSS ≤ 1 GiB, lag ≤ 1 s.
+//
+//   npm run build   # the controller runs from dist/
+//   sudo npx tsx bench/controller-scale.ts [--nodes 5000] [--pods 150000] [--settle 120]
+//   quick check: sudo npx tsx bench/controller-scale.ts --nodes 200 --pods 6000 --settle 60
+//
+// It never uses the lab's nw-* namespaces or its dir: everything lives in the
+// network namespace nwscale-hub and a fresh /tmp/nwscale-* dir, both removed
+// at the end, on failure and on Ctrl-C (--keep leaves the dir for its logs).
+import { readdir, readFile, rm, mkdtemp, writeFile, stat } from 'node:fs/promises';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describeError, NodeWardenError } from '../src/core/errors.ts';
+import { runCommand } from '../src/host/command.ts';
+import {
+  freeLoopbackPort,
+  KUBERNETES_DEFAULT_TIMING,
+  startControlPlane,
+  stopControlPlane,
+  type ControlPlaneState,
+} from '../src/lab/control-plane.ts';
+import { isAlive, startDaemon, stopDaemons } from '../src/lab/daemon.ts';
+import { buildControlPlane } from '../src/lab/k8s-build.ts';
+import { buildKwok, KWOK_VERSION } from '../src/lab/kwok-build.ts';
+import {
+  addNamespace,
+  deleteNamespace,
+  execIn,
+  ipIn,
+  listNamespaces,
+  namespacePids,
+} from '../src/lab/netns.ts';
+import { openLabPki } from '../src/lab/pki.ts';
+import { createMany, ScaleApi } from './controller-scale-api.ts';
+
+const NS = 'nwscale-hub';
+/** The API server's address inside NS, on a dummy link (nothing routes out of NS). */
+const API_IP = '10.250.0.1';
+const METRICS_PORT = 19464;
+const WORKLOAD_NAMESPACES = 10;
+const root = fileURLToPath(new URL('../', import.meta.url));
+
+const flag = (name: string, fallback: number, min: number, max: number): number => {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isInteger(v) || v < min || v > max) {
+    console.error(`--${name} must be an integer from ${min} to ${max}`);
+    process.exit(2);
+  }
+  return v;
+};
+const nodes = flag('nodes', 200, 1, 20_000);
+const pods = flag('pods', 6_000, 0, 500_000);
+const settle = flag('settle', 120, 10, 3_600);
+const concurrency = flag('concurrency', 48, 1, 512);
+/** Time allowed for creating nodes and pods together; what exists then is measured. */
+const budgetMinutes = flag('budget-minutes', 40, 1, 240);
+const keep = process.argv.includes('--keep');
+
+const t0 = Date.now();
+const say = (line: string): void =>
+  console.log(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(5)} s] ${line}`);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(
+  what: string,
+  ms: number,
+  everyMs: number,
+  check: () => Promise<T | null>,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v !== null) return v;
+    if (Date.now() > deadline) {
+      throw new NodeWardenError('TIMEOUT', `timed out after ${ms / 1000} s waiting for ${what}`, {
+        hint: 'rerun with --keep and read the logs in the bench dir',
+      });
+    }
+    await sleep(everyMs);
+  }
+}
+
+// ---- objects -------------------------------------------------------------
+
+const nodeName = (i: number): string => `kwok-gpu-${String(i).padStart(5, '0')}`;
+const workloadNamespace = (i: number): string =>
+  `scale-${String(i % WORKLOAD_NAMESPACES).padStart(2, '0')}`;
+
+/**
+ * A GPU node as a kubelet registers it, marked for kwok. No InternalIP: the
+ * controller probes every node with one at L2-L7 from its own host once a
+ * second, which at thousands of nodes measures process spawning, not the
+ * watch path this bench is about (see docs/scale.md).
+ */
+function nodeObject(i: number): { path: string; body: unknown } {
+  const name = nodeName(i);
+  const resources = {
+    cpu: '128',
+    memory: '1056Gi',
+    'ephemeral-storage': '3500Gi',
+    pods: '110',
+    'nvidia.com/gpu': '8',
+  };
+  return {
+    path: '/api/v1/nodes',
+    body: {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: {
+        name,
+        annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+        labels: {
+          'kubernetes.io/hostname': name,
+          'kubernetes.io/os': 'linux',
+          'kubernetes.io/arch': 'amd64',
+          'node.kubernetes.io/instance-type': 'gpu.h100.8x',
+          'topology.kubernetes.io/zone': `zone-${i % 3}`,
+          'nvidia.com/gpu.product': 'NVIDIA-H100-80GB-HBM3',
+          type: 'kwok',
+        },
+      },
+      spec: {
+        taints: [{ key: 'kwok.x-k8s.io/node', value: 'fake', effect: 'NoSchedule' }],
+      },
+      status: {
+        capacity: resources,
+        allocatable: resources,
+        addresses: [{ type: 'Hostname', address: name }],
+      },
+    },
+  };
+}
+
+/**
+ * A pod bound straight to its node (spec.nodeName, so the scheduler is idle),
+ * spread evenly, with requests and limits like the seed cluster's workloads;
+ * every 10th asks for a GPU. Groups of 30 share an `app` label like a
+ * ReplicaSet's pods, without ownerReferences the garbage collector would chase.
+ */
+function podObject(i: number): { path: string; body: unknown } {
+  const ns = workloadNamespace(i);
+  const app = `train-${String(Math.floor(i / 30)).padStart(5, '0')}`;
+  const gpu = i % 10 === 0;
+  return {
+    path: `/api/v1/namespaces/${ns}/pods`,
+    body: {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: `${app}-${String(i).padStart(6, '0')}`,
+        namespace: ns,
+        labels: { app, tier: gpu ? 'gpu' : 'cpu', team: `team-${i % 17}` },
+        annotations: { 'nodewarden.dev/bench': 'controller-scale' },
+      },
+      spec: {
+        nodeName: nodeName(i % nodes),
+        automountServiceAccountToken: false,
+        tolerations: [{ key: 'kwok.x-k8s.io/node', operator: 'Exists', effect: 'NoSchedule' }],
+        containers: [
+          {
+            name: 'main',
+            image: 'registry.example/ml/trainer:2025.08',
+            args: ['--epochs=10', `--shard=${i}`],
+            env: [
+              { name: 'NCCL_DEBUG', value: 'WARN' },
+              { name: 'SHARD', value: String(i) },
+            ],
+            ports: [{ name: 'metrics', containerPort: 9400 }],
+            resources: {
+              requests: { cpu: '2', memory: '8Gi', ...(gpu ? { 'nvidia.com/gpu': '1' } : {}) },
+              limits: { cpu: '4', memory: '16Gi', ...(gpu ? { 'nvidia.com/gpu': '1' } : {}) },
+            },
+          },
+        ],
+      },
+    },
+  };
+}
+
+// ---- process figures from /proc ------------------------------------------
+
+const CLK_TCK =
+  Number((await runCommand('getconf', ['CLK_TCK'], { timeoutMs: 5_000 })).stdout) || 100;
+
+interface ProcSample {
+  readonly at: number;
+  readonly cpuSeconds: number;
+  readonly rssBytes: number;
+  readonly hwmBytes: number;
+}
+
+async function procSample(pid: number): Promise<ProcSample | null> {
+  try {
+    const [statText, status] = await Promise.all([
+      readFile(`/proc/${pid}/stat`, 'utf8'),
+      readFile(`/proc/${pid}/status`, 'utf8'),
+    ]);
+    // Fields after the ")" that closes comm: state is field 3, utime 14, stime 15.
+    const fields = statText.slice(statText.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    const kb = (key: string): number =>
+      Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+    return {
+      at: Date.now(),
+      cpuSeconds: ticks / CLK_TCK,
+      rssBytes: kb('VmRSS'),
+      hwmBytes: kb('VmHWM'),
+    };
+  } catch {
+    // The process has exited.
+    return null;
+  }
+}
+
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
+// ---- clean-up --------------------------------------------------------------
+
+let dir = '';
+let controlPlane: ControlPlaneState | null = null;
+const ownPids: number[] = [];
+let api: ScaleApi | null = null;
+let cleaning: Promise<void> | null = null;
+
+/** Processes whose command line names our temp dir (the root-namespace API bridge among them). */
+async function pidsNamingDir(): Promise<number[]> {
+  if (!dir) return [];
+  const found: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.includes(dir)) found.push(pid);
+  }
+  return found;
+}
+
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    api?.close();
+    const steps: [string, () => Promise<void>][] = [
+      ['controller and kwok', () => stopDaemons(ownPids)],
+      ['control plane', () => (controlPlane ? stopControlPlane(controlPlane) : Promise.resolve())],
+      [
+        `processes left in ${NS}`,
+        async () =>
+          (await listNamespaces()).includes(NS)
+            ? stopDaemons(await namespacePids(NS), 3_000)
+            : undefined,
+      ],
+      ['processes naming the bench dir', async () => stopDaemons(await pidsNamingDir(), 3_000)],
+      ['namespace', () => deleteNamespace(NS)],
+      [
+        'bench dir',
+        async () => {
+          if (!dir) return;
+          if (keep) say(`kept ${dir}`);
+          else await rm(dir, { recursive: true, force: true });
+        },
+      ],
+    ];
+    for (const [what, step] of steps) {
+      try {
+        await step();
+      } catch (error) {
+        console.error(`clean-up of ${what} failed: ${describeError(error)}`);
+      }
+    }
+  })();
+  return cleaning;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: cleaning up`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+// ---- the run -------------------------------------------------------------
+
+interface Figures {
+  nodesCreated: number;
+  podsCreated: number;
+  nodeRate: number;
+  podRate: number;
+  nodesReady: number;
+  podsRunning: number;
+  loadSeconds: number;
+  syncSeconds: number;
+  syncCpuSeconds: number;
+  syncedView: string;
+  rssAfterSync: number;
+  rssEnd: number;
+  hwm: number;
+  cpuPercent: number;
+  settleSeconds: number;
+  lagScrapes: { p50: number; p99: number; max: number }[];
+  nodeStates: string;
+  context: Record<string, number>;
+}
+
+async function metrics(): Promise<string> {
+  const res = await execIn(
+    NS,
+    ['curl', '-sS', '--max-time', '10', `http://127.0.0.1:${METRICS_PORT}/metrics`],
+    { timeoutMs: 15_000 },
+  );
+  if (res.code !== 0) {
+    throw new NodeWardenError(
+      'UNAVAILABLE',
+      `scraping the controller's /metrics failed: ${res.stderr.trim()}`,
+      {
+        hint: 'read controller.log in the bench dir (--keep)',
+      },
+    );
+  }
+  return res.stdout;
+}
+
+const metric = (text: string, name: string): number => {
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return m?.[1] === undefined ? Number.NaN : Number(m[1]);
+};
+
+async function countNodesReady(a: ScaleApi): Promise<number> {
+  const list = await a.get<{
+    items: { status?: { conditions?: { type: string; status: string }[] } }[];
+  }>('/api/v1/nodes?resourceVersion=0&labelSelector=type%3Dkwok');
+  return list.items.filter((n) =>
+    n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+  ).length;
+}
+
+/**
+ * Pods not Running, from the watch cache (resourceVersion=0) and as metadata
+ * only, so polling 150,000 pods stays cheap even while kwok is far behind.
+ */
+async function countPodsNotRunning(a: ScaleApi): Promise<number> {
+  const list = await a.get<{ items: unknown[] }>(
+    '/api/v1/pods?resourceVersion=0&fieldSelector=status.phase%21%3DRunning',
+    120_000,
+    'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1',
+  );
+  return list.items.length;
+}
+
+async function run(): Promise<Figures> {
+  if (process.getuid?.() !== 0) {
+    throw new NodeWardenError(
+      'NEEDS_ROOT',
+      'bench/controller-scale makes a network namespace and needs root',
+      {
+        hint: 'sudo npx tsx bench/controller-scale.ts',
+      },
+    );
+  }
+  const distView = join(root, 'dist/kube/cluster-view.js');
+  const built = await readFile(distView, 'utf8').catch(() => '');
+  if (!built.includes('leaseEventLag')) {
+    throw new NodeWardenError('NOT_FOUND', `${distView} has no Lease event lag metric`, {
+      hint: 'the controller runs from dist/: npm run build, then rerun',
+    });
+  }
+  if ((await listNamespaces()).includes(NS)) {
+    throw new NodeWardenError('CONFLICT', `network namespace ${NS} already exists`, {
+      hint: `another controller-scale run is going, or one crashed: check ip netns pids ${NS}, then ip netns delete ${NS}`,
+    });
+  }
+  dir = await mkdtemp(join(tmpdir(), 'nwscale-'));
+  say(`bench dir ${dir}; ${nodes} nodes, ${pods} pods, settle ${settle} s`);
+
+  const binaries = await buildControlPlane(say);
+  const kwok = await buildKwok(say);
+  say(
+    `binaries: ${binaries.dir}, kwok ${KWOK_VERSION} ${kwok.path}${kwok.built ? ' (built)' : ''}`,
+  );
+
+  await addNamespace(NS);
+  await ipIn(NS, ['link', 'add', 'nwscale0', 'type', 'dummy']);
+  await ipIn(NS, ['addr', 'add', `${API_IP}/24`, 'dev', 'nwscale0']);
+  await ipIn(NS, ['link', 'set', 'nwscale0', 'up']);
+
+  const pki = await openLabPki(join(dir, 'pki'));
+  const hostPort = await freeLoopbackPort(0);
+  controlPlane = await startControlPlane(
+    {
+      labDir: dir,
+      hubNamespace: NS,
+      apiAddress: API_IP,
+      binaries,
+      pki,
+      hostPort,
+      timing: KUBERNETES_DEFAULT_TIMING,
+    },
+    say,
+  );
+  const cp = controlPlane;
+  // Returns the pair startControlPlane issued.
+  const admin = await pki.issue({
+    name: 'admin',
+    commonName: 'nodewarden-lab-admin',
+    organization: 'system:masters',
+    usage: 'client',
+  });
+  api = await ScaleApi.open(hostPort, { ca: pki.ca.cert, ...admin }, concurrency + 4);
+  const a = api;
+
+  // kwok: more lease and stage workers than its default 4, so that kwok itself
+  // keeps up with 500 renewals a second at 5,000 nodes.
+  const kwokConfig = join(dir, 'kwok.yaml');
+  await writeFile(
+    kwokConfig,
+    [
+      'apiVersion: config.kwok.x-k8s.io/v1alpha1',
+      'kind: KwokConfiguration',
+      'options:',
+      '  nodeLeaseParallelism: 16',
+      '  nodePlayStageParallelism: 8',
+      '  podPlayStageParallelism: 16',
+      '',
+    ].join('\n'),
+  );
+  ownPids.push(
+    startDaemon({
+      argv: [
+        kwok.path,
+        `--kubeconfig=${cp.labAdminKubeconfig}`,
+        `--config=${kwok.stages}`,
+        `--config=${kwokConfig}`,
+        '--manage-all-nodes=false',
+        '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+        '--node-lease-duration-seconds=40',
+        // Pod IPs only; 8 M addresses, since the default /24 runs out at 254 pods.
+        '--cidr=10.128.0.1/9',
+      ],
+      logFile: join(dir, 'logs', 'kwok.log'),
+      namespace: NS,
+    }),
+  );
+  const kwokPid = ownPids[0] ?? 0;
+
+  for (let n = 0; n < WORKLOAD_NAMESPACES; n += 1) {
+    const name = workloadNamespace(n);
+    const res = await a.request('POST', '/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name },
+    });
+    if (res.status !== 201 && res.status !== 409) {
+      throw new NodeWardenError(
+        'COMMAND_FAILED',
+        `creating namespace ${name}: HTTP ${res.status} ${res.body}`,
+      );
+    }
+  }
+  // Pods are admitted only once the namespace's default ServiceAccount exists.
+  await until('default ServiceAccounts', 120_000, 500, async () => {
+    for (let n = 0; n < WORKLOAD_NAMESPACES; n += 1) {
+      const res = await a.request(
+        'GET',
+        `/api/v1/namespaces/${workloadNamespace(n)}/serviceaccounts/default`,
+      );
+      if (res.status !== 200) return null;
+    }
+    return true;
+  });
+
+  const deadline = Date.now() + budgetMinutes * 60_000;
+  const loadStarted = Date.now();
+  const madeNodes = await createMany(a, nodes, nodeObject, {
+    label: 'nodes',
+    concurrency,
+    deadline,
+    progress: say,
+  });
+  say(
+    `nodes: ${madeNodes.created} in ${madeNodes.seconds.toFixed(0)} s (${madeNodes.retries} retries)`,
+  );
+  const madePods = await createMany(a, pods, podObject, {
+    label: 'pods',
+    concurrency,
+    deadline,
+    progress: say,
+  });
+  say(
+    `pods: ${madePods.created} in ${madePods.seconds.toFixed(0)} s (${(madePods.created / madePods.seconds).toFixed(0)}/s, ${madePods.retries} retries)${madePods.cutShort ? ' — stopped by --budget-minutes' : ''}`,
+  );
+
+  const nodesReady = await until('kwok to mark the nodes Ready', 600_000, 5_000, async () => {
+    const ready = await countNodesReady(a);
+    say(`nodes Ready: ${ready}/${madeNodes.created}`);
+    return ready >= madeNodes.created ? ready : null;
+  });
+  let lastNotRunning = -1;
+  let stalledSince = Date.now();
+  await until('kwok to mark the pods Running', 1_800_000, 10_000, async () => {
+    const notRunning = await countPodsNotRunning(a);
+    say(`pods not yet Running: ${notRunning}/${madePods.created}`);
+    if (notRunning !== lastNotRunning) stalledSince = Date.now();
+    lastNotRunning = notRunning;
+    if (notRunning > 0 && Date.now() - stalledSince > 180_000) {
+      throw new NodeWardenError('TIMEOUT', `${notRunning} pods stayed not Running for 3 minutes`, {
+        hint: 'read kwok.log in the bench dir (--keep)',
+      });
+    }
+    return notRunning === 0 ? true : null;
+  });
+  const loadSeconds = (Date.now() - loadStarted) / 1000;
+  // Let the API server's and etcd's memory settle after the burst before measuring anything.
+  say('cluster loaded; 20 s for it to settle');
+  await sleep(20_000);
+
+  const logFile = join(dir, 'logs', 'controller.log');
+  const spawnedAt = Date.now();
+  const controllerPid = startDaemon({
+    argv: [
+      process.execPath,
+      join(root, 'bin/nodewarden.js'),
+      'controller',
+      `--kubeconfig=${cp.labAdminKubeconfig}`,
+      `--store=sqlite:${join(dir, 'controller.db')}`,
+      `--listen=127.0.0.1:${METRICS_PORT}`,
+      '--lease-namespace=default',
+    ],
+    logFile,
+    namespace: NS,
+  });
+  ownPids.push(controllerPid);
+  say(`controller started, pid ${controllerPid}`);
+
+  const samples: ProcSample[] = [];
+  const sampler = setInterval(() => {
+    void procSample(controllerPid).then((s) => s && samples.push(s));
+  }, 500);
+  try {
+    const synced = await until('the controller to sync its caches', 900_000, 250, async () => {
+      const log = await readFile(logFile, 'utf8').catch(() => '');
+      const line = log.split('\n').find((l) => l.includes('"msg":"caches synced"'));
+      if (line) return JSON.parse(line) as { ts: string; nodes: number; pods: number };
+      if (!isAlive(controllerPid)) {
+        throw new NodeWardenError(
+          'COMMAND_FAILED',
+          `the controller exited before syncing:\n${log.split('\n').slice(-5).join('\n')}`,
+          {
+            hint: `read ${logFile} (--keep)`,
+          },
+        );
+      }
+      return null;
+    });
+    const atSync = await procSample(controllerPid);
+    if (!atSync)
+      throw new NodeWardenError('COMMAND_FAILED', 'the controller exited right after syncing');
+    const syncSeconds = (Date.parse(synced.ts) - spawnedAt) / 1000;
+    say(
+      `controller synced in ${syncSeconds.toFixed(1)} s: ${synced.nodes} nodes, ${synced.pods} pods, RSS ${mib(atSync.rssBytes)}`,
+    );
+
+    const lagScrapes: Figures['lagScrapes'] = [];
+    const settleEnd = Date.now() + settle * 1000;
+    while (Date.now() < settleEnd) {
+      await sleep(Math.min(15_000, Math.max(0, settleEnd - Date.now())));
+      const text = await metrics();
+      const scrape = {
+        p50: metric(text, 'nodewarden_lease_event_lag_p50_seconds'),
+        p99: metric(text, 'nodewarden_lease_event_lag_p99_seconds'),
+        max: metric(text, 'nodewarden_lease_event_lag_max_seconds'),
+      };
+      lagScrapes.push(scrape);
+      const now = samples.at(-1);
+      say(
+        `settle: lag p50 ${scrape.p50.toFixed(3)} s p99 ${scrape.p99.toFixed(3)} s max ${scrape.max.toFixed(3)} s; RSS ${now ? mib(now.rssBytes) : '?'}`,
+      );
+    }
+    const end = await procSample(controllerPid);
+    if (!end)
+      throw new NodeWardenError(
+        'COMMAND_FAILED',
+        `the controller exited during the settle window; read ${logFile}`,
+      );
+    const finalText = await metrics();
+    const nodeStates = [...finalText.matchAll(/^nodewarden_nodes\{state="([^"]+)"\} (\S+)$/gm)]
+      .map((m) => `${m[1]}=${m[2]}`)
+      .join(', ');
+
+    const context: Record<string, number> = {};
+    for (const [name, pid] of [...Object.entries(cp.pids), ['kwok', kwokPid] as const]) {
+      const s = await procSample(pid);
+      if (s) {
+        context[`${name} RSS`] = s.rssBytes;
+        context[`${name} peak`] = s.hwmBytes;
+      }
+    }
+    const etcdDb = await stat(join(dir, 'etcd', 'member', 'snap', 'db')).catch(() => null);
+    if (etcdDb) context['etcd db file'] = etcdDb.size;
+
+    return {
+      nodesCreated: madeNodes.created,
+      podsCreated: madePods.created,
+      nodeRate: madeNodes.created / madeNodes.seconds,
+      podRate: madePods.created / Math.max(madePods.seconds, 0.001),
+      nodesReady,
+      podsRunning: madePods.created - Math.max(0, lastNotRunning),
+      loadSeconds,
+      syncSeconds,
+      syncCpuSeconds: atSync.cpuSeconds,
+      syncedView: `${synced.nodes} nodes, ${synced.pods} pods`,
+      rssAfterSync: atSync.rssBytes,
+      rssEnd: end.rssBytes,
+      hwm: end.hwmBytes,
+      cpuPercent: (100 * (end.cpuSeconds - atSync.cpuSeconds)) / ((end.at - atSync.at) / 1000),
+      settleSeconds: (end.at - atSync.at) / 1000,
+      lagScrapes,
+      nodeStates,
+      context,
+    };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+function report(f: Figures): void {
+  const median = (xs: number[]): number =>
+    [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? Number.NaN;
+  const s3 = (x: number): string => `${x.toFixed(3)} s`;
+  const rows: [string, string][] = [
+    [
+      'machine',
+      `${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), ${mib(totalmem())} memory`,
+    ],
+    [
+      'nodes created / Ready',
+      `${f.nodesCreated} / ${f.nodesReady} (requested ${nodes}; ${f.nodeRate.toFixed(0)}/s)`,
+    ],
+    [
+      'pods created / Running',
+      `${f.podsCreated} / ${f.podsRunning} (requested ${pods}; ${f.podRate.toFixed(0)}/s)`,
+    ],
+    ['cluster load time', `${f.loadSeconds.toFixed(0)} s (create + kwok marks Ready/Running)`],
+    [
+      'controller: first sync',
+      `${f.syncSeconds.toFixed(1)} s (${f.syncCpuSeconds.toFixed(1)} CPU-s), saw ${f.syncedView}`,
+    ],
+    ['controller: RSS after sync', mib(f.rssAfterSync)],
+    ['controller: RSS end / peak', `${mib(f.rssEnd)} / ${mib(f.hwm)} (target ≤ 1024 MiB)`],
+    [
+      'controller: CPU in settle',
+      `${f.cpuPercent.toFixed(1)} % of one core over ${f.settleSeconds.toFixed(0)} s`,
+    ],
+    [
+      'Lease event lag p50',
+      `${s3(median(f.lagScrapes.map((l) => l.p50)))} (median of ${f.lagScrapes.length} scrapes)`,
+    ],
+    [
+      'Lease event lag p99',
+      `${s3(Math.max(...f.lagScrapes.map((l) => l.p99)))} (worst scrape; target ≤ 1 s)`,
+    ],
+    ['Lease event lag max', `${s3(Math.max(...f.lagScrapes.map((l) => l.max)))} (worst scrape)`],
+    ['controller node states', f.nodeStates || '(none)'],
+    ...Object.entries(f.context).map(([k, v]): [string, string] => [k, mib(v)]),
+  ];
+  const w = Math.max(...rows.map(([k]) => k.length));
+  console.log(
+    `\nbench/controller-scale: kwok ${KWOK_VERSION}, Kubernetes control plane from tools/k8s`,
+  );
+  for (const [k, v] of rows) console.log(`  ${k.padEnd(w)}  ${v}`);
+}
+
+let exitCode = 0;
+try {
+  report(await run());
+} catch (error) {
+  exitCode = 1;
+  console.error(`bench/controller-scale failed: ${describeError(error)}`);
+  if (error instanceof NodeWardenError && error.hint) console.error(`hint: ${error.hint}`);
+} finally {
+  say('cleaning up');
+  await cleanup();
+}
+process.exit(exitCode);
