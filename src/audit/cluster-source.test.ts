@@ -94,6 +94,21 @@ describe('reading the cluster from an API server (KubeClusterView against a loop
     expect(server.requests).toContain('/api/v1/nodes?limit=500');
   });
 
+  it('leaves nothing open behind it: no watch, no health ping (the CLI must exit)', async () => {
+    // Pods take longer to list than the view's 2 s health ping interval, and
+    // that ping is slow: it is in flight when the audit stops the view.
+    server = await startFakeApiServer(await seedItems(), {
+      listDelayMs: { '/api/v1/pods': 2_200 },
+      readyzDelayMs: 400,
+    });
+    await readClusterFromApi(server.kubeconfig, 10_000);
+    const pings = server.requests.filter((p) => p === '/readyz').length;
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(server.openWatches()).toBe(0);
+    expect(server.requests.filter((p) => p === '/readyz')).toHaveLength(pings);
+    expect(pings).toBe(2);
+  });
+
   it('gives up after the timeout and says why (RBAC denies listing pods)', async () => {
     server = await startFakeApiServer(await seedItems(), { deny: ['/api/v1/pods'] });
     const started = Date.now();

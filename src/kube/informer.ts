@@ -182,6 +182,11 @@ export class Informer<T> {
         this.#opts.watchIdleTimeoutMs,
       );
       this.#watch = watch;
+      // stop() may have run while the watch was being opened: it had nothing to abort then.
+      if (this.#stopped) {
+        watch.abort();
+        return;
+      }
       const error = await watch.done;
       if (error) throw error;
       this.#failures = 0;
