@@ -185,7 +185,9 @@ export async function createMany(
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker));
-  if (failure !== null) throw failure;
+  // TypeScript cannot see the workers' assignments and narrows `failure` to null here.
+  const failed = failure as Error | null;
+  if (failed !== null) throw failed;
   return {
     created,
     retries,
