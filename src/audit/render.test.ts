@@ -55,12 +55,23 @@ describe('the capacity table', () => {
     expect(out).toContain('No node over the thresholds');
   });
 
-  it('says when the survivors absorb a loss', () => {
+  it('says whether the survivors absorb a loss, and what is left Pending', () => {
     const spare = node('spare', { cpu: '64', memory: '512Gi', pods: '110', 'nvidia.com/gpu': '8' });
     const out = renderWhatIf(predictNodeLoss([gpuNode, spare], pods, ['gpu-1']), 'table', 'test');
     expect(out).toContain('Moved (1)');
     expect(out).toContain('Pending (1)');
     expect(out).toContain('0/1 nodes have nvidia.com/mig-1g.10gb');
-    expect(out).toContain('The survivors absorb the loss within the thresholds');
+    expect(out).toContain(
+      'No survivor that receives pods goes over the thresholds (thresholds: CPU limits 200%, memory limits 150%, requests 90%, GPU/MIG 100%), but 1 pod(s) have nowhere to go (Pending above).',
+    );
+    const roomy = renderWhatIf(
+      predictNodeLoss([gpuNode, spare], [pods[0]!], ['gpu-1']),
+      'md',
+      'test',
+    );
+    expect(roomy).toContain('The survivors absorb the loss within the thresholds');
+    expect(roomy).toContain(
+      '| node | cpu req / lim | memory req / lim | disk req / lim | +pods | new flags |',
+    );
   });
 });

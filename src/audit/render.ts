@@ -172,7 +172,13 @@ function unmovedLines(pods: readonly UnmovedPod[], bullet: string): string[] {
 export function renderWhatIf(p: NodeLossPrediction, format: OutputFormat, source: string): string {
   if (format === 'json') return JSON.stringify({ source, ...p }, null, 2) + '\n';
   const md = format === 'md';
-  const table = md ? markdownTable : textTable;
+  const table = (header: readonly string[], rows: readonly (readonly string[])[]) =>
+    md
+      ? markdownTable(
+          header.map((h) => h.toLowerCase()),
+          rows,
+        )
+      : textTable(header, rows);
   const out: string[] = [];
   const heading = (text: string) => out.push(md ? `### ${text}\n` : `${text}\n`);
   const names = p.failed.join(', ');
@@ -218,7 +224,9 @@ export function renderWhatIf(p: NodeLossPrediction, format: OutputFormat, source
   heading('Capacity guard');
   out.push(
     p.overThreshold.length === 0
-      ? `The survivors absorb the loss within the thresholds (${thresholdsLine(p.thresholds)}).\n`
+      ? p.pending.length === 0
+        ? `The survivors absorb the loss within the thresholds (${thresholdsLine(p.thresholds)}).\n`
+        : `No survivor that receives pods goes over the thresholds (${thresholdsLine(p.thresholds)}), but ${p.pending.length} pod(s) have nowhere to go (Pending above).\n`
       : `The loss leaves ${new Set(p.overThreshold.map((o) => o.node)).size} survivor(s) that receive pods over the thresholds (${thresholdsLine(p.thresholds)}):\n` +
           p.overThreshold
             .map(

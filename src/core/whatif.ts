@@ -119,7 +119,7 @@ const unreachableNoExecute: Taint = { key: UNREACHABLE_TAINT, effect: 'NoExecute
 /** Owner kinds whose pods never move to another node. */
 const PINNED_OWNERS: Readonly<Record<string, string>> = {
   DaemonSet: 'DaemonSet pod: runs on its own node only, nothing recreates it elsewhere',
-  Node: 'static (mirror) pod: belongs to the node’s kubelet',
+  Node: "static (mirror) pod: belongs to the node's kubelet",
 };
 
 function displaced(pod: PodSnapshot, from: string): DisplacedPod {
@@ -254,7 +254,7 @@ export function predictNodeLoss(
       evictedAfterSeconds,
       note:
         pod.ownerKind === 'StatefulSet'
-          ? 'StatefulSet keeps the pod’s identity: the replacement starts only once the node is deleted or tainted node.kubernetes.io/out-of-service'
+          ? "StatefulSet keeps the pod's identity: the replacement starts only once the node is deleted or tainted node.kubernetes.io/out-of-service"
           : null,
     });
   }
