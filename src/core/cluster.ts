@@ -105,6 +105,15 @@ export interface PodSnapshot {
   readonly nodeAffinity?: NodeAffinity | null;
   /** `spec.priority`, resolved from the PriorityClass by admission; absent when unknown. */
   readonly priority?: number | null;
+  /** Container restarts summed over the pod's containers; absent when the source does not say. */
+  readonly restarts?: PodRestarts;
+}
+
+export interface PodRestarts {
+  readonly count: number;
+  /** When the most recently restarted container last terminated; null when never. */
+  readonly lastRestartAt: string | null;
+  readonly lastTerminationReason: string | null;
 }
 
 export interface EventSnapshot {

@@ -7,6 +7,7 @@ import type {
   NodeSelectorRequirement,
   NodeSelectorTerm,
   NodeSnapshot,
+  PodRestarts,
   PodSnapshot,
   ResourceList,
   Taint,
@@ -195,6 +196,7 @@ export function toPod(raw: unknown): PodSnapshot {
     nodeSelector: strings(spec['nodeSelector']),
     nodeAffinity: nodeAffinity(spec),
     priority: typeof spec['priority'] === 'number' ? spec['priority'] : null,
+    restarts: restartsOf(status),
     tolerations: arr(spec['tolerations']).map((t): Toleration => {
       const tt = obj(t);
       const out: { -readonly [K in keyof Toleration]: Toleration[K] } = {};
@@ -210,6 +212,23 @@ export function toPod(raw: unknown): PodSnapshot {
       return out;
     }),
   };
+}
+
+/** Restarts over every container, with the latest termination (`lastState.terminated`). */
+function restartsOf(status: Loose): PodRestarts {
+  let count = 0;
+  let lastRestartAt: string | null = null;
+  let lastTerminationReason: string | null = null;
+  for (const cs of arr(status['containerStatuses']).map(obj)) {
+    if (typeof cs['restartCount'] === 'number') count += cs['restartCount'];
+    const terminated = obj(obj(cs['lastState'])['terminated']);
+    const finished = iso(terminated['finishedAt']);
+    if (finished !== null && (lastRestartAt === null || finished > lastRestartAt)) {
+      lastRestartAt = finished;
+      lastTerminationReason = str(terminated['reason']);
+    }
+  }
+  return { count, lastRestartAt, lastTerminationReason };
 }
 
 export function toEvent(raw: unknown): EventSnapshot {

@@ -14,6 +14,7 @@ import {
   SEED_WORKER_PREFIX,
   SEED_WORKER_SUFFIXES,
 } from '../lab/topology.ts';
+import { labServerId } from '../lab/seed-cluster.ts';
 import {
   SimCluster,
   type SimClusterOptions,
@@ -260,7 +261,7 @@ export function seedScenario(options: SimClusterOptions = {}): SeedScenario {
           }
         : { 'node-role': 'worker', 'cluster.x-k8s.io/deployment-name': 'tkai-oks-md-0' },
       allocatable: mig ? MIG_ALLOCATABLE : WORKER_ALLOCATABLE,
-      providerID: `openstack:///${suffix}`,
+      providerID: `openstack:///${labServerId(planned.ip)}`,
       renewPhaseMs: phases[suffix] ?? 0,
     });
   }

@@ -668,6 +668,8 @@ export class SimCluster implements ClusterView {
       qosClass: qosClass([...containers, ...initContainers]),
       nodeSelector: { ...spec.nodeSelector },
       tolerations: admitTolerations(spec, this.timing.defaultTolerationSeconds),
+      // Simulated containers never crash or restart.
+      restarts: { count: 0, lastRestartAt: null, lastTerminationReason: null },
     };
   }
 
