@@ -1,11 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Incident } from '../../src/core/incident.ts';
 import type { IncidentStore } from '../../src/store/port.ts';
 import { openStore } from '../../src/store/open.ts';
+import { runCommand } from '../../src/host/command.ts';
+import { kubeconfigYaml } from '../../src/lab/control-plane.ts';
+import { openLabPki } from '../../src/lab/pki.ts';
 import { labStatus, MIG, nodewardenOk, repoRoot } from './lab-harness.ts';
 
 /**
@@ -163,6 +166,41 @@ describe.skipIf(lab.skip !== null)('nodewarden controller on the lab control pla
     await new Promise((r) => setTimeout(r, 15_000));
     expect(opened(c), c.logs().slice(-3000)).toBe(false);
   }, 180_000);
+
+  it('an identity without RBAC permissions is refused at start with one clear Forbidden line', async () => {
+    const pki = await openLabPki(join(lab.dir, 'pki'));
+    const nobody = await pki.issue({
+      name: 'nobody-test',
+      commonName: 'nodewarden-nobody',
+      usage: 'client',
+    });
+    const server = /server: (\S+)/.exec(await readFile(kubeconfig, 'utf8'))?.[1] ?? '';
+    const file = join(dir, 'nobody.kubeconfig');
+    await writeFile(file, kubeconfigYaml(server, pki.ca.cert, nobody, 'nobody'));
+    const run = await runCommand(
+      'ip',
+      [
+        'netns',
+        'exec',
+        hub,
+        process.execPath,
+        join(repoRoot, 'bin/nodewarden.js'),
+        'controller',
+        '--kubeconfig',
+        file,
+        '--store',
+        'sqlite::memory:',
+        '--listen',
+        '127.0.0.1:0',
+      ],
+      { timeoutMs: 30_000 },
+    );
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(
+      /nodewarden controller: Forbidden: the controller's identity may not list nodes/,
+    );
+    expect(run.stderr).toMatch(/→ grant the ClusterRole/);
+  }, 60_000);
 
   it('two controllers elect one leader; killing it hands over within the lease time', async () => {
     const db = `sqlite:${join(dir, 'two.db')}`;
