@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DEMO, runDemo } from './demo.ts';
 
@@ -17,20 +20,56 @@ describe('demo', () => {
     expect(lines.join('\n')).toMatch(/summary: .*MTTD .*MTTR/);
   }, 60_000);
 
+  it('seed: the incident is diagnosed at open as NODE_HALTED and its reports are written', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nw-demo-test-'));
+    try {
+      const lines: string[] = [];
+      const { reports } = await runDemo({ ...DEFAULT_DEMO, speed: 600, reportDir: dir }, (l) =>
+        lines.push(l),
+      );
+      expect(reports).toHaveLength(1);
+      const [report] = reports;
+      expect(report?.rootCause).toBe('NODE_HALTED');
+      expect(report?.totalMs).toBeLessThanOrEqual(15_000);
+      const text = lines.join('\n');
+      for (const source of ['kubernetes', 'network', 'cloud', 'gpu', 'kernel', 'cni', 'impact']) {
+        expect(text).toMatch(new RegExp(`diagnose  ${source} +ok`));
+      }
+      expect(text).toMatch(/VERDICT {3}NODE_HALTED/);
+      expect(text).toContain(`report: ${report?.incidentId}`);
+      for (const path of [report?.en ?? '', report?.ko ?? '']) {
+        expect(path.startsWith(dir)).toBe(true);
+        const body = await readFile(path, 'utf8');
+        expect(body).toContain('10.62.0.30');
+        expect(body).toContain('12:58');
+        expect(body).toContain('NODE_HALTED');
+      }
+      const en = await readFile(report?.en ?? '', 'utf8');
+      expect(en).toContain('0% → 45.5%');
+      expect(JSON.parse(await readFile(report?.json ?? '', 'utf8'))).toMatchObject({
+        verdict: { rootCause: 'NODE_HALTED' },
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('storm: three nodes cut together make one partition incident and no node incident', async () => {
-    const { incidents } = await runDemo(
+    const { incidents, reports } = await runDemo(
       { ...DEFAULT_DEMO, scenario: 'storm', speed: 600 },
       () => undefined,
     );
     expect(incidents.map((i) => i.kind)).toEqual(['partition']);
     expect(incidents[0]?.nodes).toHaveLength(3);
+    expect(reports.map((r) => r.rootCause)).toEqual(['CONTROL_PLANE_SIDE']);
   }, 60_000);
 
   it('kubelet: a node incident for the MIG node', async () => {
-    const { incidents } = await runDemo(
+    const { incidents, reports } = await runDemo(
       { ...DEFAULT_DEMO, scenario: 'kubelet', speed: 600 },
       () => undefined,
     );
     expect(incidents.map((i) => i.kind)).toEqual(['node']);
+    expect(reports.map((r) => r.rootCause)).toEqual(['KUBELET_DOWN']);
   }, 60_000);
 });

@@ -1,5 +1,11 @@
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DetectionLoop } from '../controller/detection-loop.ts';
-import type { Incident } from '../core/incident.ts';
+import type { RootCause, Incident } from '../core/incident.ts';
+import { MemoryGpuHistory } from '../diagnose/gpu-history.ts';
+import { diagnose, type Diagnosis } from '../diagnose/pipeline.ts';
+import { fakeCloudFor, simNetworkSources } from '../diagnose/sim-sources.ts';
 import { mttdSeconds, mttrSeconds } from '../core/incident.ts';
 import { SimMesh } from '../sim/mesh.ts';
 import { seedScenario } from '../sim/seed-scenario.ts';
@@ -20,6 +26,8 @@ export interface DemoOptions {
   readonly maxSimMs: number;
   /** IANA zone for printed times; the seed's cluster ran in Asia/Seoul. */
   readonly timeZone: string;
+  /** Where the incident reports are written; default a new directory under the system temp dir. */
+  readonly reportDir?: string;
 }
 
 export const DEFAULT_DEMO: DemoOptions = {
@@ -29,9 +37,50 @@ export const DEFAULT_DEMO: DemoOptions = {
   timeZone: 'Asia/Seoul',
 };
 
+export interface DemoReport {
+  readonly incidentId: string;
+  readonly rootCause: RootCause;
+  readonly confidence: number;
+  /** Incident open → verdict and report written, simulated ms. */
+  readonly totalMs: number;
+  readonly en: string;
+  readonly ko: string;
+  readonly json: string;
+}
+
 export interface DemoResult {
   readonly incidents: readonly Incident[];
   readonly wallSeconds: number;
+  /** One per incident opened, diagnosed at open. */
+  readonly reports: readonly DemoReport[];
+}
+
+/**
+ * DCGM's view of the MIG node: MIG instance 1's memory at 0% until 12:57:30
+ * KST, then 45.5% (the seed's Grafana); instance 2 idle. Prometheus already
+ * holds the minutes before the demo starts; afterwards a scrape every 15 s
+ * lands only while the node's link is up.
+ */
+function feedSeedGpu(
+  gpu: MemoryGpuHistory,
+  node: string,
+  clock: { now(): number; setTimer(ms: number, fn: () => void): { cancel(): void } },
+  linkUp: () => boolean,
+): { cancel(): void } {
+  const riseAt = Date.parse('2025-08-25T03:57:30Z');
+  const scrape = (t: number): void => {
+    const used = t >= riseAt ? 45.5 : 0;
+    gpu.record(node, { atMs: t, gpu: '0', migInstance: '1', migProfile: '1g.10gb', usedPct: used });
+    gpu.record(node, { atMs: t, gpu: '0', migInstance: '2', migProfile: '1g.10gb', usedPct: 0 });
+  };
+  for (let t = clock.now() - 4 * 60_000; t < clock.now(); t += 15_000) scrape(t);
+  let timer = { cancel: () => undefined as void };
+  const tick = (): void => {
+    if (linkUp()) scrape(clock.now());
+    timer = clock.setTimer(15_000, tick);
+  };
+  tick();
+  return { cancel: () => timer.cancel() };
 }
 
 function clockFormat(timeZone: string): (ms: number) => string {
@@ -63,7 +112,77 @@ export async function runDemo(
   const { clock, sim, mig, survivors } = seed;
   const at = clockFormat(options.timeZone);
   const mesh = new SimMesh(sim, clock);
-  const loop = new DetectionLoop(sim, clock, mesh);
+  const cloud = fakeCloudFor(sim, clock);
+  const gpu = new MemoryGpuHistory('dcgm');
+  const scrapes = feedSeedGpu(gpu, mig, clock, () => sim.canReport(mig));
+  const network = simNetworkSources(sim, clock, mesh);
+  const reportDir = options.reportDir ?? (await mkdtemp(join(tmpdir(), 'nodewarden-demo-')));
+  await mkdir(reportDir, { recursive: true });
+  const reports: DemoReport[] = [];
+  // Diagnosis lines are printed after the decisions of the same tick, in time order.
+  const queued: { at: number; line: string }[] = [];
+  const later = (when: number, line: string): void => {
+    queued.push({ at: when, line });
+  };
+  const diagnoses: Promise<void>[] = [];
+  let running = 0;
+  const diagnoseAtOpen = (incident: Incident): void => {
+    running += 1;
+    const job = diagnose(
+      incident,
+      { cluster: sim, network, cloud, gpu, lastWords: null },
+      {
+        clock,
+        zone: options.timeZone,
+        onStep: (source, status, ms, summary) => {
+          if (status === 'started') return;
+          later(
+            clock.now(),
+            `${at(clock.now())}  diagnose  ${source.padEnd(10)} ${status.padEnd(7)} ${(ms / 1000).toFixed(1).padStart(5)} s  ${summary}`,
+          );
+        },
+      },
+    )
+      .then(async (d: Diagnosis) => {
+        const base = join(reportDir, incident.id);
+        const files = { en: `${base}.en.md`, ko: `${base}.ko.md`, json: `${base}.json` };
+        await Promise.all([
+          writeFile(files.en, d.report.en),
+          writeFile(files.ko, d.report.ko),
+          writeFile(files.json, d.report.json),
+        ]);
+        // Verdict and report exist when the pipeline returns; writing the files takes wall time only.
+        const decidedAt = Date.parse(d.verdict.decidedAt);
+        const readyMs = decidedAt - Date.parse(incident.openedAt);
+        later(
+          decidedAt,
+          `${at(decidedAt)}  VERDICT   ${d.verdict.rootCause} (confidence ${d.verdict.confidence}, rule ${d.verdict.rule}) ${(readyMs / 1000).toFixed(1)} s after the incident opened; report: ${files.en}`,
+        );
+        reports.push({
+          incidentId: incident.id,
+          rootCause: d.verdict.rootCause,
+          confidence: d.verdict.confidence,
+          totalMs: readyMs,
+          ...files,
+        });
+      })
+      .catch((error: unknown) => {
+        print(
+          `${at(clock.now())}  diagnose  failed: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      })
+      .finally(() => {
+        running -= 1;
+      });
+    diagnoses.push(job);
+  };
+  // The sink sees each decision at its simulated instant: the diagnosis starts the moment the incident opens.
+  const loop = new DetectionLoop(sim, clock, mesh, {
+    sink: (commands) => {
+      for (const command of commands) if (command.kind === 'open') diagnoseAtOpen(command.incident);
+      return Promise.resolve();
+    },
+  });
   await loop.start();
 
   print(`scenario ${scenario.name}: ${scenario.title}`);
@@ -77,16 +196,18 @@ export async function runDemo(
       print(`${at(t.at)}  detect    ${t.node.slice(-5)} ${t.from} → ${t.to}: ${t.reason}`);
     printedTransitions = loop.transitions.length;
     for (const { at: when, command } of loop.commands.slice(printedCommands)) {
-      if (command.kind === 'open')
+      if (command.kind === 'open') {
         print(
           `${at(when)}  INCIDENT  opened ${command.incident.id} (${command.incident.kind}): ${command.incident.summary}`,
         );
-      else if (command.kind === 'append')
+      } else if (command.kind === 'append')
         for (const e of command.entries)
           print(`${at(Date.parse(e.at))}  timeline  ${e.kind}: ${e.message}`);
       else if (command.kind === 'resolve') print(`${at(when)}  INCIDENT  resolved ${command.id}`);
     }
     printedCommands = loop.commands.length;
+    queued.sort((a, b) => a.at - b.at);
+    for (const q of queued.splice(0)) print(q.line);
   };
 
   const started = performance.now();
@@ -112,7 +233,8 @@ export async function runDemo(
     }
     flush();
     const all = loop.incidents;
-    if (recovered && all.length > 0 && all.every((i) => i.status === 'resolved')) break;
+    if (recovered && running === 0 && all.length > 0 && all.every((i) => i.status === 'resolved'))
+      break;
     if (clock.now() - breakAt > options.maxSimMs) {
       print(`stopping: nothing resolved ${duration(options.maxSimMs / 1000)} after the fault`);
       break;
@@ -120,6 +242,9 @@ export async function runDemo(
     await new Promise((r) => setTimeout(r, tickMs));
   }
   await loop.stop();
+  scrapes.cancel();
+  // Diagnoses still waiting on the simulated clock when the demo was stopped never finish.
+  if (running === 0) await Promise.all(diagnoses);
 
   print('');
   for (const incident of loop.incidents) {
@@ -129,5 +254,14 @@ export async function runDemo(
         `MTTR ${duration(mttrSeconds(incident))} (the seed: 6 h 48 min); ${incident.timeline.length} timeline entries.`,
     );
   }
-  return { incidents: loop.incidents, wallSeconds: (performance.now() - started) / 1000 };
+  for (const r of reports) {
+    print(
+      `report: ${r.incidentId} — ${r.rootCause} (confidence ${r.confidence}), ready ${(r.totalMs / 1000).toFixed(1)} s after the incident opened: ${r.en} (English), ${r.ko} (Korean), ${r.json} (JSON)`,
+    );
+  }
+  return {
+    incidents: loop.incidents,
+    wallSeconds: (performance.now() - started) / 1000,
+    reports,
+  };
 }
