@@ -145,6 +145,11 @@ export class Agent {
       });
       this.applyPlan(saved.plan, 'file');
     }
+    // Peers from a plan applied before start (or from the file) begin at a random phase.
+    for (const peer of this.#peers.values()) {
+      if (peer.timer === null)
+        this.#arm(peer, this.#settings.random() * peer.assignment.intervalMs);
+    }
     void this.pollPlan();
     this.#armPush();
     this.#armPlan();
