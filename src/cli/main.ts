@@ -10,6 +10,8 @@ async function loadCommands(): Promise<readonly Command[]> {
     import('./lab.ts'),
     import('./audit.ts'),
     import('./policy.ts'),
+    import('./diagnose.ts'),
+    import('./report.ts'),
   ]);
   return modules.map((m) => m.command);
 }

@@ -25,9 +25,7 @@ function seedGpu(mig: string): MemoryGpuHistory {
 }
 
 /** Cuts a node at its scenario time, waits for the incident and returns it with the world around it. */
-async function openIncident(
-  breakIt: (s: ReturnType<typeof seedScenario>) => void,
-): Promise<{
+async function openIncident(breakIt: (s: ReturnType<typeof seedScenario>) => void): Promise<{
   seed: ReturnType<typeof seedScenario>;
   mesh: SimMesh;
   loop: DetectionLoop;
