@@ -209,7 +209,8 @@ describe('agent: backlog while the controller is down', () => {
     const nodes = cluster(5);
     const dir = tempDir();
     // A plan saved by an earlier run, so the agent has peers without the controller.
-    const first = await controller(nodes);
+    // Ten-minute intervals and a late phase: only the test's own ticks run.
+    const first = await controller(nodes, 0, { k: 3, intervalMs: 600_000 });
     const seed = makeAgent('node-000', first.port, new Map(), {}, dir);
     await seed.agent.pollPlan();
     await first.close();
@@ -218,7 +219,7 @@ describe('agent: backlog while the controller is down', () => {
       'node-000',
       port,
       new Map(),
-      { backlogCapacity: 10, maxBatch: 4 },
+      { backlogCapacity: 10, maxBatch: 4, random: () => 0.999 },
       dir,
     );
     await agent.start();
@@ -235,7 +236,7 @@ describe('agent: backlog while the controller is down', () => {
     expect(text).toMatch(/^nodewarden_agent_controller_reachable 0$/m);
     expect(text).toMatch(/^nodewarden_agent_plan_from_file 1$/m);
 
-    const back = await controller(nodes, port);
+    const back = await controller(nodes, port, { k: 3, intervalMs: 600_000 });
     await agent.push();
     expect(agent.controllerReachable).toBe(true);
     expect(agent.backlog.size).toBe(0);
