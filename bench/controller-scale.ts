@@ -333,9 +333,9 @@ const metric = (text: string, name: string): number => {
 
 async function countNodesReady(a: ScaleApi): Promise<number> {
   const list = await a.get<{
-    items: { status?: { conditions?: { type: string; status: string }[] } }[];
+    items: { status?: { conditions?: { type: string; status: string }[] } }[] | null;
   }>('/api/v1/nodes?resourceVersion=0&labelSelector=type%3Dkwok');
-  return list.items.filter((n) =>
+  return (list.items ?? []).filter((n) =>
     n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
   ).length;
 }
@@ -532,6 +532,8 @@ async function run(): Promise<Figures> {
       `--store=sqlite:${join(dir, 'controller.db')}`,
       `--listen=127.0.0.1:${METRICS_PORT}`,
       '--lease-namespace=default',
+      // The default 30 s is measured here, not enforced: a longer first sync is reported as such.
+      '--sync-timeout=900',
     ],
     logFile,
     namespace: NS,
@@ -650,7 +652,7 @@ function report(f: Figures): void {
     ['cluster load time', `${f.loadSeconds.toFixed(0)} s (create + kwok marks Ready/Running)`],
     [
       'controller: first sync',
-      `${f.syncSeconds.toFixed(1)} s (${f.syncCpuSeconds.toFixed(1)} CPU-s), saw ${f.syncedView}`,
+      `${f.syncSeconds.toFixed(1)} s (${f.syncCpuSeconds.toFixed(1)} CPU-s), saw ${f.syncedView}${f.syncSeconds > 30 ? '; over the default --sync-timeout 30 s' : ''}`,
     ],
     ['controller: RSS after sync', mib(f.rssAfterSync)],
     ['controller: RSS end / peak', `${mib(f.rssEnd)} / ${mib(f.hwm)} (target ≤ 1024 MiB)`],

@@ -15,6 +15,7 @@ Usage:
   nodewarden controller [--kubeconfig PATH] [--store URL] [--listen HOST:PORT]
                         [--stable-period S] [--probe-interval-ms N] [--probe-timeout-ms N]
                         [--lease-namespace NS] [--identity NAME] [--log-level info]
+                        [--sync-timeout S]
 
 Watches Nodes, node Leases, Pods and Node Events; probes every node at
 L2/L3/L4/L7 from here each second; opens an incident when a node goes Down
@@ -35,6 +36,7 @@ Options:
   --lease-namespace NS    namespace of the leader Lease (default $POD_NAMESPACE or default)
   --identity NAME         leader-election identity (default $POD_NAME or host-pid)
   --log-level LEVEL       debug, info, warn, error (default info)
+  --sync-timeout S        how long the first list of everything may take (default 30)
 
 Logs are JSON lines on stderr. Exit: 0 after SIGTERM/SIGINT, 1 when it cannot
 start (the reason is logged and printed), 2 for bad flags.
@@ -61,6 +63,7 @@ export const command: Command = {
       'lease-namespace': { type: 'string', default: DEFAULT_CONTROLLER_OPTIONS.leaseNamespace },
       identity: { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
+      'sync-timeout': { type: 'string' },
     });
     if (positionals.length > 0)
       throw badInput(
@@ -91,6 +94,7 @@ export const command: Command = {
         600_000,
       ),
       probeTimeoutMs: intFlag('probe-timeout-ms', values['probe-timeout-ms'], 2000, 100, 60_000),
+      syncTimeoutMs: intFlag('sync-timeout', values['sync-timeout'], 30, 1, 3_600) * 1000,
       ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
       ...(values.store ? { store: values.store } : {}),
     };
