@@ -12,6 +12,7 @@ async function loadCommands(): Promise<readonly Command[]> {
     import('./policy.ts'),
     import('./diagnose.ts'),
     import('./report.ts'),
+    import('./agent.ts'),
   ]);
   return modules.map((m) => m.command);
 }
