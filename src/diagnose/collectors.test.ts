@@ -457,7 +457,7 @@ describe('cni collector', () => {
       lastTerminationReason: 'OOMKilled',
     });
     const unknown = pods.map((p) => {
-      const copy: Partial<typeof p> = { ...p };
+      const copy: { -readonly [K in keyof typeof p]?: (typeof p)[K] } = { ...p };
       delete copy.restarts;
       return copy as typeof p;
     });
