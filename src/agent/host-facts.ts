@@ -104,11 +104,12 @@ export async function readInterface(
   }
   const counters: Record<string, number> = {};
   for (const c of COUNTERS) {
-    const value = Number(await text(join(dir, 'statistics', c)));
+    const raw = await text(join(dir, 'statistics', c));
+    const value = raw === null ? Number.NaN : Number(raw);
     if (Number.isSafeInteger(value)) counters[c] = value;
   }
   const carrier = await text(join(dir, 'carrier'));
-  const mtu = Number(await text(join(dir, 'mtu')));
+  const mtu = Number((await text(join(dir, 'mtu'))) ?? Number.NaN);
   return {
     name,
     operstate,
