@@ -257,9 +257,13 @@ function errorMessage(body: string): string {
   return body.slice(0, 200).trim() || 'no body';
 }
 
+/** `ECONNREFUSED`, … from under fetch's "fetch failed" (an AggregateError when several addresses were tried). */
 function causeCode(error: unknown): string | undefined {
-  const cause = (error as { cause?: { code?: unknown } } | undefined)?.cause;
-  return typeof cause?.code === 'string' ? cause.code : undefined;
+  const cause = (error as { cause?: { code?: unknown; errors?: { code?: unknown }[] } } | undefined)
+    ?.cause;
+  if (typeof cause?.code === 'string') return cause.code;
+  const inner = cause?.errors?.[0]?.code;
+  return typeof inner === 'string' ? inner : undefined;
 }
 
 async function bounded(response: Response, max: number): Promise<string | null> {
