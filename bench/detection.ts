@@ -82,7 +82,11 @@ try {
   const rows: string[] = [];
   for (let round = 1; round <= rounds; round += 1) {
     await until('MIG node Ready', 120_000, async () => ((await ready()) === 'True' ? true : null));
-    const opens = log.split('"msg":"incident opened"').length;
+    // The first cut opens an incident; later cuts within the reopen window reopen it (a flap).
+    const opened = (): number => log.split(/"msg":"incident (?:opened|reopened)"/).length;
+    const resolved = (): number => log.split('"msg":"incident resolved"').length;
+    const opens = opened();
+    const resolves = resolved();
     // A random phase against the 10 s renew period, like a real failure.
     await new Promise((r) => setTimeout(r, 5_000 + Math.random() * 10_000));
     const lastRenew = Date.parse(
@@ -98,14 +102,14 @@ try {
     const cutAt = Date.now();
     await cli(['lab', 'fault', MIG, 'link-down']);
     const incidentAt = await until('incident opened', 120_000, () =>
-      Promise.resolve(log.split('"msg":"incident opened"').length > opens ? Date.now() : null),
+      Promise.resolve(opened() > opens ? Date.now() : null),
     );
     const notReadyAt = await until('Ready=Unknown', 180_000, async () =>
       (await ready()) === 'Unknown' ? Date.now() : null,
     );
     await cli(['lab', 'heal', MIG]);
     await until('incident resolved', 180_000, () =>
-      Promise.resolve(log.split('"msg":"incident resolved"').length > opens ? true : null),
+      Promise.resolve(resolved() > resolves ? true : null),
     );
     const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
     rows.push(

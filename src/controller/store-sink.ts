@@ -47,6 +47,12 @@ export function storeSink(
         case 'update':
           assertLeader(`update incident ${command.id}`);
           await store.updateIncident(command.id, command.patch);
+          // A flap within the reopen window reopens the same incident rather than a new one.
+          if (command.patch.status === 'open')
+            log.log('warn', 'incident reopened', {
+              incident: command.id,
+              nodes: command.patch.nodes,
+            });
           break;
         case 'resolve': {
           assertLeader(`resolve incident ${command.id}`);
