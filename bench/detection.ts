@@ -64,7 +64,9 @@ try {
       '--store',
       `sqlite:${join(dir, 'bench.db')}`,
       '--listen',
-      '127.0.0.1:0',
+      ':9464',
+      '--agent-token-file',
+      join(dir, 'token'),
       '--stable-period',
       '10',
     ],
@@ -119,7 +121,7 @@ try {
   console.log(
     'bench/detection: lab, MIG node link-down, Kubernetes default timing (grace period 50 s)',
   );
-  console.log('controller probes each node itself once a second (no agent mesh yet)');
+  console.log("observers: the controller itself and every node's agent (k = min(8, N−1)), 1 Hz");
   console.log(`round  cut → incident  last heartbeat → incident  cut → NotReady (k8s)  ratio`);
   for (const r of rows) console.log(r);
 } finally {

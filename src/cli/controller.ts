@@ -15,6 +15,7 @@ Usage:
   nodewarden controller [--kubeconfig PATH] [--store URL] [--listen HOST:PORT]
                         [--stable-period S] [--probe-interval-ms N] [--probe-timeout-ms N]
                         [--lease-namespace NS] [--identity NAME] [--log-level info]
+                        [--agent-token-file F] [--admin-token-file F]
                         [--sync-timeout S]
 
 Watches Nodes, node Leases, Pods and Node Events; probes every node at
@@ -36,6 +37,9 @@ Options:
   --lease-namespace NS    namespace of the leader Lease (default $POD_NAMESPACE or default)
   --identity NAME         leader-election identity (default $POD_NAME or host-pid)
   --log-level LEVEL       debug, info, warn, error (default info)
+  --agent-token-file F    serve the agent API (/v1/agents/…): bearer tokens agents
+                          push with, one per line ("token" or "node token")
+  --admin-token-file F    tokens for admin calls (POST /v1/nodes/<node>/probe-now)
   --sync-timeout S        how long the first list of everything may take (default 30)
 
 Logs are JSON lines on stderr. Exit: 0 after SIGTERM/SIGINT, 1 when it cannot
@@ -64,6 +68,8 @@ export const command: Command = {
       identity: { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       'sync-timeout': { type: 'string' },
+      'agent-token-file': { type: 'string' },
+      'admin-token-file': { type: 'string' },
     });
     if (positionals.length > 0)
       throw badInput(
@@ -97,6 +103,8 @@ export const command: Command = {
       syncTimeoutMs: intFlag('sync-timeout', values['sync-timeout'], 30, 1, 3_600) * 1000,
       ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
       ...(values.store ? { store: values.store } : {}),
+      ...(values['agent-token-file'] ? { agentTokenFile: values['agent-token-file'] } : {}),
+      ...(values['admin-token-file'] ? { adminTokenFile: values['admin-token-file'] } : {}),
     };
     let running;
     try {

@@ -5,6 +5,7 @@ import {
   labDown,
   labFault,
   labHeal,
+  labKmsg,
   labStatus,
   labUp,
   type LabContext,
@@ -26,6 +27,7 @@ Usage:
                     [--grace-period 50] [--toleration 300] [--api-port 16443]
   nodewarden lab build-k8s
   nodewarden lab workload seed
+  nodewarden lab kmsg <node> <kernel log line…>
   nodewarden lab status [--json]
   nodewarden lab exec <node> -- <command…>
   nodewarden lab fault <node> <fault> [argument]
@@ -47,6 +49,12 @@ API server at https://<subnet .1>:6443 through its own namespace — so a cut
 node stops heartbeating for the same reason the seed's node did. Root-namespace
 tools reach the API server through a loopback bridge:
   export KUBECONFIG=<lab dir>/kube/admin.kubeconfig   (lab status prints it)
+Agents: with a control plane, every node also runs \`nodewarden agent\`, which
+probes the peers the controller assigns it and pushes to http://<subnet .1>:9464
+— run the controller there to receive them:
+  sudo ip netns exec nw-hub nodewarden controller --agent-token-file <lab dir>/token \\
+       --kubeconfig <lab dir>/kube/admin-in-lab.kubeconfig
+lab kmsg <node> <line> appends a kernel-log line its agent reads as /dev/kmsg.
 lab workload seed deploys the seed's workloads (MIG pods on the MIG node, md-0
 nodes loaded so losing the MIG node overcommits them by hundreds of percent).
 
@@ -85,7 +93,8 @@ Examples:
   sudo nodewarden lab down
 `;
 
-type Subcommand = 'up' | 'status' | 'exec' | 'fault' | 'heal' | 'down' | 'build-k8s' | 'workload';
+type Subcommand =
+  'up' | 'status' | 'exec' | 'fault' | 'heal' | 'down' | 'build-k8s' | 'workload' | 'kmsg';
 const SUBCOMMANDS: readonly Subcommand[] = [
   'up',
   'status',
@@ -95,6 +104,7 @@ const SUBCOMMANDS: readonly Subcommand[] = [
   'down',
   'build-k8s',
   'workload',
+  'kmsg',
 ];
 
 function requireRoot(sub: string): void {
@@ -244,6 +254,17 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
       const status = await labStatus(ctx);
       if (values.json) io.out(JSON.stringify(status, null, 2) + '\n');
       else printStatus(status, io);
+      return EXIT_OK;
+    }
+    case 'kmsg': {
+      const [query, ...words] = rest;
+      if (query === undefined || words.length === 0) {
+        throw badInput(
+          'lab kmsg needs a node and a line',
+          'e.g. nodewarden lab kmsg bkqzq "NVRM: Xid (PCI:0000:3b:00): 79, pid=\'<unknown>\', name=<unknown>, GPU has fallen off the bus."',
+        );
+      }
+      await labKmsg(ctx, query, words.join(' '));
       return EXIT_OK;
     }
     case 'build-k8s':

@@ -19,6 +19,9 @@ import { openStore } from '../store/open.ts';
 import type { IncidentStore } from '../store/port.ts';
 import { DetectionLoop } from './detection-loop.ts';
 import { DEFAULT_DIRECT_PROBES, DirectProbes } from './direct-probes.ts';
+import { AgentMesh, combineObservationSources } from './mesh.ts';
+import { agentApiRoutes } from '../server/agent-api.ts';
+import { AgentAuth } from '../server/agent-api-auth.ts';
 import { storeSink } from './store-sink.ts';
 
 /**
@@ -40,6 +43,10 @@ export interface ControllerOptions {
   readonly probeTimeoutMs: number;
   /** How long the first list of every resource may take before start-up fails. */
   readonly syncTimeoutMs: number;
+  /** Bearer tokens agents push results with (`token` or `node token` lines); no agent API without it. */
+  readonly agentTokenFile?: string;
+  /** Bearer tokens for admin calls (probe-now). */
+  readonly adminTokenFile?: string;
 }
 
 export const DEFAULT_CONTROLLER_OPTIONS: Omit<ControllerOptions, 'identity'> = {
@@ -128,8 +135,10 @@ export async function startController(
     intervalMs: opts.probeIntervalMs,
     timeoutMs: opts.probeTimeoutMs,
   });
+  // The agent mesh: k observers per node push results here; the controller's own probes join them.
+  const mesh = new AgentMesh(() => view.nodes(), systemClock, log.child({ component: 'mesh' }));
   const node = detectionConfig({ stablePeriodMs: opts.stablePeriodMs });
-  const loop = new DetectionLoop(view, systemClock, probes, {
+  const loop = new DetectionLoop(view, systemClock, combineObservationSources(probes, mesh), {
     detection: clusterDetectionConfig({ ...DEFAULT_CLUSTER_DETECTION_CONFIG, node }),
     incidents: { ...DEFAULT_INCIDENT_CONFIG, stablePeriodMs: opts.stablePeriodMs },
     sink: storeSink(store, log.child({ component: 'incidents' }), (action) =>
@@ -205,6 +214,17 @@ export async function startController(
     listen: opts.listen,
     registry,
     healthy: () => ({ ok: true, reason: '' }),
+    routes: opts.agentTokenFile
+      ? agentApiRoutes({
+          mesh,
+          store,
+          log: log.child({ component: 'agent-api' }),
+          auth: new AgentAuth({
+            agentTokenFile: opts.agentTokenFile,
+            ...(opts.adminTokenFile ? { adminTokenFile: opts.adminTokenFile } : {}),
+          }),
+        })
+      : [],
     ready: () => {
       const c = view.connection();
       if (!synced) return { ok: false, reason: 'caches not synced yet' };

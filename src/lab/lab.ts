@@ -25,6 +25,7 @@ import {
   namespacePids,
 } from './netns.ts';
 import { openLabPki } from './pki.ts';
+import { startDaemon } from './daemon.ts';
 import {
   API_PORT,
   DEFAULT_API_HOST_PORT,
@@ -83,6 +84,9 @@ const now = (ctx: LabContext): Date => (ctx.now ?? (() => new Date()))();
 const seconds = (startedMs: number): string => ((performance.now() - startedMs) / 1000).toFixed(1);
 
 /** The package's own CLI, so `lab exec <node> -- nodewarden …` works without a global install. */
+/** Where lab agents expect the controller (run it in the hub with --listen :9464). */
+export const LAB_CONTROLLER_PORT = 9464;
+
 export const NODEWARDEN_BIN = fileURLToPath(new URL('../../bin/nodewarden.js', import.meta.url));
 
 async function checkTools(): Promise<void> {
@@ -335,6 +339,43 @@ async function build(ctx: LabContext, plan: LabPlan, request: LabUpRequest): Pro
   };
   await writeState(state);
   ctx.progress(`kubelet stand-ins: ${pids.length} listening in ${seconds(step)} s`);
+
+  if (state.controlPlane) {
+    // One agent per node, as the DaemonSet would run it: it probes the peers the
+    // controller assigns and pushes to the controller at the hub's :9464 (buffering
+    // until a controller runs there: sudo ip netns exec nw-hub nodewarden controller
+    // --agent-token-file <lab dir>/token …). Its kernel log is a file `lab kmsg` appends to.
+    for (const node of nodes) {
+      const suffix = nodeSuffix(node.name);
+      const kmsg = join(paths.dir, 'kmsg', `${suffix}.log`);
+      await mkdir(join(paths.dir, 'kmsg'), { recursive: true });
+      await writeFile(kmsg, '', { flag: 'a' });
+      startDaemon({
+        argv: [
+          process.execPath,
+          NODEWARDEN_BIN,
+          'agent',
+          '--node',
+          node.name,
+          '--controller',
+          `http://${plan.hub.ip}:${LAB_CONTROLLER_PORT}`,
+          '--token-file',
+          paths.token,
+          '--state-dir',
+          join(paths.dir, 'agent', suffix),
+          '--kmsg',
+          kmsg,
+          '--uplink',
+          NODE_INTERFACE,
+        ],
+        logFile: join(paths.logs, `agent-${suffix}.log`),
+        namespace: node.namespace,
+      });
+    }
+    ctx.progress(
+      `agents: ${nodes.length} started, pushing to http://${plan.hub.ip}:${LAB_CONTROLLER_PORT}`,
+    );
+  }
 
   // One ping from the hub to each node proves the bridge forwards before we say "up".
   const unreachable = (
@@ -611,4 +652,23 @@ export async function labHeal(
     );
     return { node: next, repaired };
   });
+}
+
+/**
+ * Appends a kernel-log line to the node's kmsg file, which its agent follows
+ * as it would /dev/kmsg (e.g. an `NVRM: Xid … 79` line before a cut).
+ */
+export async function labKmsg(ctx: LabContext, query: string, line: string): Promise<string> {
+  const state = await requireState(ctx.dir);
+  const node = resolveNode(state.nodes, query);
+  const file = join(ctx.dir, 'kmsg', `${nodeSuffix(node.name)}.log`);
+  // The dmesg form, with the seconds since boot a real kernel prints.
+  const uptime = (await readFile('/proc/uptime', 'utf8')).split(' ')[0] ?? '0';
+  await writeFile(
+    file,
+    `[${Number(uptime).toFixed(6).padStart(12)}] ${line.replace(/\n/g, ' ')}\n`,
+    { flag: 'a' },
+  );
+  ctx.progress(`kmsg ${node.name}: ${line}`);
+  return file;
 }

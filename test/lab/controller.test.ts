@@ -32,7 +32,11 @@ let kubeconfig = '';
 let apiserverPid = 0;
 const running: Controller[] = [];
 
-function startController(identity: string, store: string): Controller {
+function startController(
+  identity: string,
+  store: string,
+  extra: readonly string[] = ['--listen', '127.0.0.1:0'],
+): Controller {
   const child = spawn(
     'ip',
     [
@@ -46,14 +50,13 @@ function startController(identity: string, store: string): Controller {
       kubeconfig,
       '--store',
       store,
-      '--listen',
-      '127.0.0.1:0',
       '--stable-period',
       '10',
       '--identity',
       identity,
       '--lease-namespace',
       'kube-system',
+      ...extra,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -147,6 +150,48 @@ describe.skipIf(lab.skip !== null)('nodewarden controller on the lab control pla
       await store.close();
     }
   }, 240_000);
+
+  it('with the lab agents: the mesh fails the cut node within seconds, and an Xid line arrives as last words first', async () => {
+    const db = join(dir, 'mesh.db');
+    const c = startController('mesh', `sqlite:${db}`, [
+      '--listen',
+      ':9464',
+      '--agent-token-file',
+      join(lab.dir, 'token'),
+    ]);
+    await until('leader', 30_000, () => (c.logs().includes('became leader') ? true : null));
+    // Agents poll their plan every 10 s and push every second: wait until they report.
+    await new Promise((r) => setTimeout(r, 15_000));
+    const xid =
+      "NVRM: Xid (PCI:0000:3b:00): 79, pid='<unknown>', name=<unknown>, GPU has fallen off the bus.";
+    await nodewardenOk(lab.dir, ['lab', 'kmsg', MIG, xid]);
+    const store: IncidentStore = await openStore(`sqlite:${db}`);
+    try {
+      await until("the Xid line stored as the MIG node's last words", 30_000, async () => {
+        const words = await store.lastWords(MIG_NODE, new Date(Date.now() - 120_000).toISOString());
+        return JSON.stringify(words).includes('fallen off the bus') ? true : null;
+      });
+    } finally {
+      await store.close();
+    }
+    const cutAt = Date.now();
+    await nodewardenOk(lab.dir, ['lab', 'fault', MIG, 'link-down']);
+    await until('incident opened', 60_000, () => (opened(c) ? true : null));
+    const seconds = (Date.now() - cutAt) / 1000;
+    const line =
+      c
+        .logs()
+        .split('\n')
+        .find((l) => l.includes('"msg":"incident opened"')) ?? '';
+    process.stderr.write(
+      `mesh: link-down → incident after ${seconds.toFixed(1)} s: ${line.slice(0, 400)}\n`,
+    );
+    // Several agents, not only the controller, saw it fail at L2/L3.
+    expect(line).toMatch(/(\d+) of \d+ observers fail it at L[23]/);
+    expect(Number(/(\d+) of \d+ observers/.exec(line)?.[1])).toBeGreaterThanOrEqual(2);
+    expect(seconds).toBeLessThan(15);
+    await nodewardenOk(lab.dir, ['lab', 'heal', MIG]);
+  }, 180_000);
 
   it('the API server frozen for 30 s opens no node incident and fails readiness, not the nodes', async () => {
     const c = startController('frozen-api', `sqlite:${join(dir, 'frozen.db')}`);
