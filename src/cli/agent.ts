@@ -1,8 +1,8 @@
 import { startAgent } from '../agent/start.ts';
-import { badInput, describeError } from '../core/errors.ts';
+import { badInput } from '../core/errors.ts';
 import { jsonLogger } from '../host/json-logger.ts';
 import { parseListen } from '../server/ops-server.ts';
-import { EXIT_OK, EXIT_UNHEALTHY, intFlag, parseFlags, type Command } from './command.ts';
+import { intFlag, parseFlags, serveUntilSignal, type Command } from './command.ts';
 
 const help = `nodewarden agent — probe this node's assigned peers every second, keep pushing last words
 
@@ -102,13 +102,15 @@ export const command: Command = {
         'pass this node’s name, e.g. --node gpu-1 (in a Pod: the downward API spec.nodeName)',
       );
     }
-    if (values.controller === undefined) {
+    const { controller } = values;
+    const tokenFile = values['token-file'];
+    if (controller === undefined) {
       throw badInput(
         'missing --controller',
         'pass the controller’s URL, e.g. --controller http://nodewarden-controller:9464',
       );
     }
-    if (values['token-file'] === undefined) {
+    if (tokenFile === undefined) {
       throw badInput(
         'missing --token-file',
         'pass the file holding the bearer token (the service-account token, or the lab token)',
@@ -126,45 +128,34 @@ export const command: Command = {
       component: 'agent',
       node,
     });
-    let running;
-    try {
-      running = await startAgent(
-        {
-          node,
-          controller: values.controller,
-          tokenFile: values['token-file'],
-          listen: values.listen,
-          stateDir: values['state-dir'],
-          kmsg: values.kmsg ?? null,
-          dcgm: values.dcgm ?? null,
-          nvidiaSmi: values['nvidia-smi'],
-          uplink: values.uplink ?? null,
-          port: intFlag('port', values.port, 10_250, 1, 65_535),
-          l4TimeoutMs: intFlag('l4-timeout-ms', values['l4-timeout-ms'], 1_000, 100, 60_000),
-          fullTimeoutMs: intFlag('full-timeout-ms', values['full-timeout-ms'], 2_000, 100, 60_000),
-          lastWordsIntervalMs: 5_000,
-          requestTimeoutMs: 3_000,
-        },
-        log,
-      );
-    } catch (error) {
-      log.log('error', 'cannot start', { error: describeError(error) });
-      throw error;
-    }
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string): void => {
-        log.log('info', 'shutting down', { signal });
-        resolve();
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
-    });
-    try {
-      await running.stop();
-      return EXIT_OK;
-    } catch (error) {
-      log.log('error', 'unclean shutdown', { error: describeError(error) });
-      return EXIT_UNHEALTHY;
-    }
+    return serveUntilSignal(
+      () =>
+        startAgent(
+          {
+            node,
+            controller,
+            tokenFile,
+            listen: values.listen,
+            stateDir: values['state-dir'],
+            kmsg: values.kmsg ?? null,
+            dcgm: values.dcgm ?? null,
+            nvidiaSmi: values['nvidia-smi'],
+            uplink: values.uplink ?? null,
+            port: intFlag('port', values.port, 10_250, 1, 65_535),
+            l4TimeoutMs: intFlag('l4-timeout-ms', values['l4-timeout-ms'], 1_000, 100, 60_000),
+            fullTimeoutMs: intFlag(
+              'full-timeout-ms',
+              values['full-timeout-ms'],
+              2_000,
+              100,
+              60_000,
+            ),
+            lastWordsIntervalMs: 5_000,
+            requestTimeoutMs: 3_000,
+          },
+          log,
+        ),
+      log,
+    );
   },
 };

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { badInput, NodeWardenError, type ErrorCode } from '../core/errors.ts';
+import { badInput, describeError, NodeWardenError, type ErrorCode } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
 
 /** Exit statuses: 0 healthy/done, 1 unhealthy/failed, 2 bad usage. */
 export const EXIT_OK = 0;
@@ -92,4 +93,37 @@ export function intFlag(
     );
   }
   return n;
+}
+
+/**
+ * The life of a long-running command (controller, agent): start it, log a
+ * start failure and rethrow it, serve until SIGTERM or SIGINT, then stop it.
+ * Exit 0 after a clean stop, 1 after an unclean one.
+ */
+export async function serveUntilSignal(
+  start: () => Promise<{ stop(): Promise<void> }>,
+  log: Logger,
+): Promise<number> {
+  let running;
+  try {
+    running = await start();
+  } catch (error) {
+    log.log('error', 'cannot start', { error: describeError(error) });
+    throw error;
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      log.log('info', 'shutting down', { signal });
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  try {
+    await running.stop();
+    return EXIT_OK;
+  } catch (error) {
+    log.log('error', 'unclean shutdown', { error: describeError(error) });
+    return EXIT_UNHEALTHY;
+  }
 }

@@ -1,4 +1,3 @@
-import { describeError } from '../core/errors.ts';
 import { jsonLogger } from '../host/json-logger.ts';
 import {
   DEFAULT_CONTROLLER_OPTIONS,
@@ -6,7 +5,7 @@ import {
   startController,
 } from '../controller/controller.ts';
 import { parseListen } from '../server/ops-server.ts';
-import { EXIT_OK, EXIT_UNHEALTHY, intFlag, parseFlags, type Command } from './command.ts';
+import { intFlag, parseFlags, serveUntilSignal, type Command } from './command.ts';
 import { badInput } from '../core/errors.ts';
 
 const help = `nodewarden controller — watch the cluster, detect dead nodes in seconds, keep incidents
@@ -106,27 +105,6 @@ export const command: Command = {
       ...(values['agent-token-file'] ? { agentTokenFile: values['agent-token-file'] } : {}),
       ...(values['admin-token-file'] ? { adminTokenFile: values['admin-token-file'] } : {}),
     };
-    let running;
-    try {
-      running = await startController(opts, log);
-    } catch (error) {
-      log.log('error', 'cannot start', { error: describeError(error) });
-      throw error;
-    }
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string): void => {
-        log.log('info', 'shutting down', { signal });
-        resolve();
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
-    });
-    try {
-      await running.stop();
-      return EXIT_OK;
-    } catch (error) {
-      log.log('error', 'unclean shutdown', { error: describeError(error) });
-      return EXIT_UNHEALTHY;
-    }
+    return serveUntilSignal(() => startController(opts, log), log);
   },
 };
