@@ -145,6 +145,9 @@ export async function startController(
       elector.assertLeader(action),
     ),
     mayWrite: () => elector.isLeader(),
+    // Detection needs ~1 s resolution; a large cluster's stream of Lease renewals must not
+    // turn into one whole-cluster evaluation per event.
+    minEvaluateIntervalMs: 250,
     onSinkError: (error) =>
       log.log('error', 'could not record incident change', { error: describeError(error) }),
   });
