@@ -547,6 +547,12 @@ async function run(): Promise<Figures> {
   }, 500);
   try {
     const synced = await until('the controller to sync its caches', 900_000, 250, async () => {
+      const last = samples.at(-1);
+      if (last && samples.length % 120 === 0) {
+        say(
+          `controller not synced after ${((last.at - spawnedAt) / 1000).toFixed(0)} s: RSS ${mib(last.rssBytes)}, peak ${mib(last.hwmBytes)}, ${last.cpuSeconds.toFixed(0)} CPU-s`,
+        );
+      }
       const log = await readFile(logFile, 'utf8').catch(() => '');
       const line = log.split('\n').find((l) => l.includes('"msg":"caches synced"'));
       if (line) return JSON.parse(line) as { ts: string; nodes: number; pods: number };
