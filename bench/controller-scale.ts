@@ -546,9 +546,11 @@ async function run(): Promise<Figures> {
     void procSample(controllerPid).then((s) => s && samples.push(s));
   }, 500);
   try {
+    let shownAt = spawnedAt;
     const synced = await until('the controller to sync its caches', 900_000, 250, async () => {
       const last = samples.at(-1);
-      if (last && samples.length % 120 === 0) {
+      if (last && last.at - shownAt >= 60_000) {
+        shownAt = last.at;
         say(
           `controller not synced after ${((last.at - spawnedAt) / 1000).toFixed(0)} s: RSS ${mib(last.rssBytes)}, peak ${mib(last.hwmBytes)}, ${last.cpuSeconds.toFixed(0)} CPU-s`,
         );
