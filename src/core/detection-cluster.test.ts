@@ -226,4 +226,38 @@ describe('detectCluster: the API server itself was down', () => {
     expect(results[0]?.situation).toBe('control-plane-side');
     expect(results[2]?.situation).toBe('normal');
   });
+
+  it("Kubernetes' own Unknown right after the API server returns is no evidence while kubelets catch up", () => {
+    const nodes = names(5);
+    const frozenAt = T0;
+    const stale = Object.fromEntries(nodes.map((n) => [n, frozenAt - 2_000]));
+    const down: ApiConnection = {
+      connected: false,
+      lastContactAt: new Date(frozenAt).toISOString(),
+      error: 'timeout',
+    };
+    // The node lifecycle controller marks every node Unknown 2 s after the return;
+    // the kubelets, in retry back-off, get their renewals through 14 s after it.
+    const unknown = (at: number, renew: Record<string, number> = stale): NodeInput[] =>
+      inputs(nodes, at, renew).map((n) => ({ ...n, ready: 'Unknown' }));
+    const results = run([
+      { at: frozenAt + 30_000, nodes: inputs(nodes, frozenAt + 30_000, stale), connection: down },
+      { at: frozenAt + 31_000, nodes: inputs(nodes, frozenAt + 31_000, stale) },
+      { at: frozenAt + 33_000, nodes: unknown(frozenAt + 33_000) },
+      { at: frozenAt + 43_000, nodes: unknown(frozenAt + 43_000) },
+      { at: frozenAt + 45_000, nodes: unknown(frozenAt + 45_000, {}) },
+      { at: frozenAt + 47_000, nodes: inputs(nodes, frozenAt + 47_000) },
+    ]);
+    for (const r of results) {
+      expect(r.transitions, JSON.stringify(r.transitions)).toHaveLength(0);
+      expect(r.state.partition).toBeNull();
+    }
+    // A kubelet that never comes back is still caught: its Lease ages past the grace period.
+    const never = run([
+      { at: frozenAt + 30_000, nodes: inputs(nodes, frozenAt + 30_000, stale), connection: down },
+      { at: frozenAt + 31_000, nodes: unknown(frozenAt + 31_000) },
+      { at: frozenAt + 72_000, nodes: unknown(frozenAt + 72_000) },
+    ]);
+    expect(never[2]?.state.partition?.nodes).toEqual(nodes);
+  });
 });

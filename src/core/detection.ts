@@ -232,7 +232,10 @@ const NODE_LAYERS: readonly Layer[] = ['L2', 'L3', 'L4'];
  * - D1 L > grace period (the Lease's duration, 40 s by default);
  * - D2 ≥ m observers fail it at L2/L3/L4 and L > renew period (10 s):
  *   the mesh and the heartbeat agree;
- * - D3 Ready is Unknown or False and L > renew period;
+ * - D3 Ready is Unknown or False and L > renew period — not within one grace
+ *   period of the view becoming trustworthy (after an API server outage the
+ *   node lifecycle controller marks every node Unknown before the kubelets
+ *   get their next renewal through);
  * - D4 (meshDown) ≥ max(2, m) observers fail it at L2/L3 — the host
  *   answers nobody — and no observer passed a probe started after the
  *   earliest of those failing probes. One observer alone never suffices.
@@ -409,7 +412,12 @@ function readSignals(
 
   const meshFailing = quorum > 0 && failing.length >= quorum;
   const leaseStale = age !== null && age > config.renewIntervalMs;
-  const readyBad = leaseTrusted && (input.ready === 'Unknown' || input.ready === 'False');
+  // While the view was gone, Kubernetes' node lifecycle controller lost sight of the
+  // kubelets too, and it marks them Unknown the moment it can write again. Its Ready is
+  // no evidence until the kubelets have had one grace period to get a renewal through.
+  const resyncing = trustedSince !== undefined && now - trustedSince <= gracePeriodMs;
+  const readyBad =
+    leaseTrusted && !resyncing && (input.ready === 'Unknown' || input.ready === 'False');
   const hostFailing = failing.filter(
     (o) => o.failedLayer !== null && HOST_LAYERS.includes(o.failedLayer),
   );

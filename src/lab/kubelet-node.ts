@@ -258,15 +258,23 @@ export function startKubeletNode(
     }
   }
 
-  /** Runs `fn` now and then every `everyMs`, logging failures once per outage. */
+  /**
+   * Runs `fn` now and then every `everyMs`, logging failures once per outage.
+   * After a failure it retries sooner, the way the kubelet's lease controller
+   * does (0.2 s doubling to 7 s), so that renewals resume within seconds of
+   * the API server's return.
+   */
   function loop(name: string, everyMs: number, fn: () => Promise<void>): void {
+    let failures = 0;
     const tick = async (): Promise<void> => {
       if (stopped) return;
       try {
         await fn();
         if (failing) log.log('info', 'API server reachable again', { node: spec.name, loop: name });
         failing = false;
+        failures = 0;
       } catch (error) {
+        failures += 1;
         if (!failing)
           log.log('warn', 'API call failed; retrying', {
             node: spec.name,
@@ -275,10 +283,11 @@ export function startKubeletNode(
           });
         failing = true;
       }
+      const wait = failures === 0 ? everyMs : Math.min(everyMs, 7_000, 200 * 2 ** (failures - 1));
       if (!stopped)
         timers.set(
           name,
-          setTimeout(() => void tick(), everyMs),
+          setTimeout(() => void tick(), wait),
         );
     };
     void tick();
