@@ -51,6 +51,7 @@ export const CONTRACT_TESTS = [
   'audit evidence must be plain JSON',
   'last words round-trip and filter by node and time',
   'last words keep only the newest N per node and kind',
+  'latest last words: the newest blob of one kind per node, by node name',
   'meta stores JSON values and records the schema version',
   'parallel appends, audits, last words and creates lose nothing',
   'parallel patches of different fields all survive',
@@ -577,6 +578,23 @@ export function storeContract(name: string, makeStore: MakeStore, options: Contr
       expect(await store().lastWords(seed.node, '2025-08-25T03:58:00.001Z')).toEqual([]);
       expect(await store().lastWords('gpu-nobody', '2025-08-25T00:00:00Z')).toEqual([]);
       await expectFailure(store().lastWords(seed.node, 'an hour ago'), 'BAD_INPUT', 'since');
+    });
+
+    test('latest last words: the newest blob of one kind per node, by node name', async () => {
+      expect(await store().latestLastWords('inventory')).toEqual([]);
+      await store().putLastWords('gpu-b', at(1), 'inventory', { driver: '525.85.12' });
+      await store().putLastWords('gpu-b', at(3), 'inventory', { driver: '535.216.03' });
+      // A late blob with an older time does not replace the newest one.
+      await store().putLastWords('gpu-b', at(2), 'inventory', { driver: 'late' });
+      await store().putLastWords('Gpu-a', at(1), 'inventory', { driver: '550.54.15' });
+      await store().putLastWords('gpu-a', at(5), 'gpu-samples', { fbUsedPercent: 45.5 });
+      const latest = await store().latestLastWords('inventory');
+      expect(latest).toEqual([
+        { node: 'Gpu-a', at: at(1), kind: 'inventory', data: { driver: '550.54.15' } },
+        { node: 'gpu-b', at: at(3), kind: 'inventory', data: { driver: '535.216.03' } },
+      ]);
+      expect((await store().latestLastWords('gpu-samples')).map((b) => b.node)).toEqual(['gpu-a']);
+      await expectFailure(store().latestLastWords(''), 'BAD_INPUT', 'kind');
     });
 
     test('last words keep only the newest N per node and kind', async () => {

@@ -114,6 +114,11 @@ export interface IncidentStore {
   putLastWords(node: string, at: string, kind: string, data: JsonValue): Promise<void>;
   /** The node's blobs at or after `sinceIso`, oldest first. */
   lastWords(node: string, sinceIso: string): Promise<LastWords[]>;
+  /**
+   * The newest blob of one kind from every node that has one (e.g. each
+   * agent's current `inventory`), sorted by node name (code-unit order).
+   */
+  latestLastWords(kind: string): Promise<LastWords[]>;
 
   /** A small key/value table; undefined when the key was never set. */
   getMeta(key: string): Promise<JsonValue | undefined>;

@@ -415,3 +415,8 @@ export function retention(value: unknown): number {
   }
   return value;
 }
+
+/** Blobs sorted by node name in code-unit order, the same in every adapter whatever its collation. */
+export function byNode<T extends { readonly node: string }>(rows: T[]): T[] {
+  return rows.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+}

@@ -402,6 +402,20 @@ export class PostgresIncidentStore implements IncidentStore {
     });
   }
 
+  latestLastWords(kind: string): Promise<LastWords[]> {
+    return this.#read(async (c) => {
+      const { rows } = await c.query<{ node: string; at: Date; kind: string; data: JsonValue }>(
+        `SELECT DISTINCT ON (node) node, at, kind, data FROM last_words
+          WHERE kind = $1 ORDER BY node, at DESC, seq DESC`,
+        [check.lastWordsKind(kind)],
+      );
+      // Sorted here, not by the database's collation, so both adapters agree.
+      return check.byNode(
+        rows.map((r) => ({ node: r.node, at: iso(r.at), kind: r.kind, data: r.data })),
+      );
+    });
+  }
+
   getMeta(key: string): Promise<JsonValue | undefined> {
     return this.#read(async (c) => {
       const { rows } = await c.query<{ value: JsonValue }>(

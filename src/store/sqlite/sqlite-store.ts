@@ -408,6 +408,19 @@ export class SqliteIncidentStore implements IncidentStore {
     });
   }
 
+  latestLastWords(kind: string): Promise<LastWords[]> {
+    return this.#call(() => {
+      const rows = this.#sql(
+        `SELECT node, at, kind, data FROM last_words AS l WHERE kind = @kind AND seq = (
+           SELECT seq FROM last_words WHERE node = l.node AND kind = @kind
+           ORDER BY at DESC, seq DESC LIMIT 1)`,
+      ).all({ kind: check.lastWordsKind(kind) }) as LastWordsRow[];
+      return check.byNode(
+        rows.map((r) => ({ node: r.node, at: r.at, kind: r.kind, data: check.parseJson(r.data) })),
+      );
+    });
+  }
+
   getMeta(key: string): Promise<JsonValue | undefined> {
     return this.#call(() => {
       const row = this.#sql('SELECT value FROM meta WHERE key = ?').get(check.metaKey(key)) as
