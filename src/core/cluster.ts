@@ -93,7 +93,10 @@ export interface PodSnapshot {
   readonly labels: Readonly<Record<string, string>>;
   readonly ownerKind: string | null;
   readonly ownerName: string | null;
+  /** When the pod must be gone: the deletion request's time plus its grace period. */
   readonly deletionTimestamp: string | null;
+  /** The grace period that deletion granted; absent or null when unknown (taken as 0). */
+  readonly deletionGracePeriodSeconds?: number | null;
   readonly createdAt: string;
   readonly containers: readonly ContainerResources[];
   readonly initContainers: readonly ContainerResources[];

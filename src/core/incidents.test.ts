@@ -202,7 +202,7 @@ describe('node incidents', () => {
       .filter((p) => p.name !== 'jupyter-mig-0')
       .map((p) =>
         p.name === 'preprocess-5b8f7d-h2ws9'
-          ? { ...p, deletionTimestamp: '2025-08-25T04:03:55Z' }
+          ? { ...p, deletionTimestamp: '2025-08-25T04:04:25Z', deletionGracePeriodSeconds: 30 }
           : p,
       );
     incidents = step(incidents, at('04:04:00'), detection([down]), facts).incidents;

@@ -456,7 +456,7 @@ function podEntries(incident: Incident, facts: ClusterFacts, now: number): Timel
       });
     } else if (found.pod.deletionTimestamp !== null) {
       entries.push({
-        at: normalise(found.pod.deletionTimestamp) ?? iso(now),
+        at: evictedAt(found.pod) ?? iso(now),
         kind: 'pod-evicted',
         node: found.node,
         message: `${key} evicted (Kubernetes marked it for deletion)`,
@@ -464,6 +464,18 @@ function podEntries(incident: Incident, facts: ClusterFacts, now: number): Timel
     }
   }
   return entries;
+}
+
+/**
+ * When Kubernetes asked for the pod's deletion. `deletionTimestamp` is that
+ * moment plus the grace period it granted (30 s by default), so it lies in
+ * the future of the eviction.
+ */
+function evictedAt(pod: PodSnapshot): string | null {
+  const deadline = Date.parse(pod.deletionTimestamp ?? '');
+  if (!Number.isFinite(deadline)) return null;
+  const graceMs = Math.max(0, pod.deletionGracePeriodSeconds ?? 0) * 1000;
+  return iso(deadline - graceMs);
 }
 
 function affectedPods(facts: ClusterFacts, node: string): AffectedPod[] {

@@ -188,6 +188,10 @@ export function toPod(raw: unknown): PodSnapshot {
     ownerKind: str(owner['kind']),
     ownerName: str(owner['name']),
     deletionTimestamp: iso(meta['deletionTimestamp']),
+    deletionGracePeriodSeconds:
+      typeof meta['deletionGracePeriodSeconds'] === 'number'
+        ? meta['deletionGracePeriodSeconds']
+        : null,
     createdAt: iso(meta['creationTimestamp']) ?? new Date(0).toISOString(),
     containers: containers(spec['containers']),
     initContainers: containers(spec['initContainers']),
