@@ -6,21 +6,12 @@
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runCli as run } from '../../test/support/cli.ts';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import type { Io } from '../cli/command.ts';
-import { main } from '../cli/main.ts';
 import { migLimitsPolicy } from './policy.ts';
 import { MIG_NODE, SEED_FILE } from '../../test/fixtures/audit/builders.ts';
 import { startFakeApiServer } from '../../test/fixtures/audit/fake-api-server.ts';
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (t) => (out += t), err: (t) => (err += t) };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
 
 const row = (out: string, node: string) => out.split('\n').find((l) => l.startsWith(node)) ?? '';
 

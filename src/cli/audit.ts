@@ -3,6 +3,10 @@ import { auditCapacity, DEFAULT_THRESHOLDS, type CapacityThresholds } from '../c
 import { badInput } from '../core/errors.ts';
 import { auditMigWorkloads, DEFAULT_MIG_AUDIT_OPTIONS } from '../core/mig-audit.ts';
 import { predictNodeLoss } from '../core/whatif.ts';
+import { auditDrivers } from '../core/driver-audit.ts';
+import { readInventories, readKnownBadList } from '../audit/drivers.ts';
+import { renderDriverAudit } from '../audit/render-drivers.ts';
+import { openStore } from '../store/open.ts';
 import {
   readClusterFile,
   readClusterFromApi,
@@ -24,6 +28,7 @@ const help = `nodewarden audit — how close is each node to trouble, what happe
 Usage:
   nodewarden audit [--fail <node>[,<node>…]] [source] [--format table|json|md] [thresholds]
   nodewarden audit mig [source] [--format table|json|md] [mig options]
+  nodewarden audit drivers [--store URL] [--known-bad <file>] [--stale-after-hours N] [--format …]
 
   source: --kubeconfig <path>   read the cluster from its API server (default: $KUBECONFIG,
                                 in-cluster service account, ~/.kube/config; needs list on
@@ -68,13 +73,28 @@ nodewarden audit mig
     --default-memory Q       memory for a container that sets none (default ${DEFAULT_MIG_AUDIT_OPTIONS.defaultMemory})
     --namespace NS           only this namespace
 
+nodewarden audit drivers
+  The fleet's kernel / NVIDIA driver / GSP firmware / NIC driver / OVS / OVN
+  combinations, from the inventory each agent sends the controller (stored as
+  last words of kind "inventory"; the newest per node). Lists the nodes that
+  differ from most of their pool (the pool is the node name without its
+  generated suffixes: tkai-oks-md-1-193cfbbbb78b-zfz7s-bkqzq → tkai-oks-md-1)
+  and the nodes whose versions are on the known-bad list, each with what goes
+  wrong, the fix and the sources.
+
+    --store URL              the controller's store: sqlite:<path> (default <data dir>/nodewarden.db)
+                             or postgres://… (read only)
+    --known-bad FILE         your own list instead of the shipped data/known-bad-drivers.json
+    --stale-after-hours N    mark inventories older than N hours as stale (default 24)
+
 Common options:
   --format F        table (default), md (Markdown, for a report or a ticket), json
   --timeout-ms N    give up listing the API server after N ms (default ${DEFAULT_TIMEOUT_MS})
 
 Exit status: 0 nothing flagged; 1 a node over a threshold, a predicted loss
 that overcommits a survivor or leaves pods Pending or lost, a GPU workload to
-fix, or the cluster could not be read; 2 bad usage.
+fix, a node drifting from its pool or on the known-bad list, no inventories,
+or the cluster or store could not be read; 2 bad usage.
 
 Examples:
   nodewarden audit --kubeconfig ~/.kube/config
@@ -82,6 +102,7 @@ Examples:
   nodewarden audit --fail tkai-oks-md-1-193cfbbbb78b-zfz7s-bkqzq --from cluster.yaml
   nodewarden audit --fail node-a,node-b --cpu-limit-threshold 300 --format json
   nodewarden audit mig --namespace ml-serving --format md
+  nodewarden audit drivers --store sqlite:/var/lib/nodewarden/nodewarden.db --format md
 `;
 
 const SOURCE_FLAGS = {
@@ -157,11 +178,18 @@ function quantityFlag(name: string, value: string | undefined, fallback: string)
 
 const K8S_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
+const DRIVER_FLAGS = {
+  store: { type: 'string' },
+  'known-bad': { type: 'string' },
+  'stale-after-hours': { type: 'string' },
+  format: { type: 'string' },
+} as const;
+
 type Values = ReturnType<typeof parseAll>['values'];
 
-/** One parse for both modes, so that `audit --from f mig` and `audit mig --from f` both work. */
+/** One parse for every mode, so that `audit --from f mig` and `audit mig --from f` both work. */
 function parseAll(argv: readonly string[]) {
-  return parseFlags('audit', argv, { ...CAPACITY_FLAGS, ...MIG_FLAGS });
+  return parseFlags('audit', argv, { ...CAPACITY_FLAGS, ...MIG_FLAGS, ...DRIVER_FLAGS });
 }
 
 /** Flags of the other mode are mistakes, not silently ignored options. */
@@ -172,14 +200,24 @@ function rejectForeign(values: Values, own: Readonly<Record<string, unknown>>, m
   }
 }
 
-async function runMig(values: Values, positionals: readonly string[], io: Io): Promise<number> {
-  rejectForeign(values, MIG_FLAGS, 'nodewarden audit mig');
+/** A subcommand that takes only its own options. */
+function onlyOptions(
+  values: Values,
+  positionals: readonly string[],
+  own: Readonly<Record<string, unknown>>,
+  mode: string,
+): void {
+  rejectForeign(values, own, mode);
   if (positionals.length > 0) {
     throw badInput(
       `unexpected argument "${positionals[0]}"`,
-      '`nodewarden audit mig` takes only options; see --help',
+      `\`${mode}\` takes only options; see --help`,
     );
   }
+}
+
+async function runMig(values: Values, positionals: readonly string[], io: Io): Promise<number> {
+  onlyOptions(values, positionals, MIG_FLAGS, 'nodewarden audit mig');
   const format = outputFormat(values.format);
   const read = source(values);
   const options = {
@@ -217,6 +255,34 @@ async function runMig(values: Values, positionals: readonly string[], io: Io): P
     namespace === undefined ? cluster.source : `${cluster.source}, namespace ${namespace}`;
   io.out(renderMigAudit(audit, format, label));
   return audit.namespaces.length > 0 ? EXIT_UNHEALTHY : EXIT_OK;
+}
+
+async function runDrivers(values: Values, positionals: readonly string[], io: Io): Promise<number> {
+  onlyOptions(values, positionals, DRIVER_FLAGS, 'nodewarden audit drivers');
+  const format = outputFormat(values.format);
+  const staleHours = intFlag('stale-after-hours', values['stale-after-hours'], 24, 1, 24 * 365);
+  const knownBad = await readKnownBadList(values['known-bad']);
+  const store = await openStore(values.store);
+  let inventories;
+  try {
+    inventories = await readInventories(store);
+  } finally {
+    await store.close();
+  }
+  if (inventories.length === 0) {
+    io.err(
+      `nodewarden audit drivers: no inventories in ${values.store ?? 'the default store'}\n` +
+        "  → agents send one when they start (nodewarden agent --controller …); point --store at the controller's store\n",
+    );
+    return EXIT_UNHEALTHY;
+  }
+  const audit = auditDrivers(inventories, knownBad, {
+    now: Date.now(),
+    staleAfterMs: staleHours * 3_600_000,
+  });
+  io.out(renderDriverAudit(audit, format, values.store ?? 'the default store'));
+  const drift = audit.pools.some((p) => p.drift.length > 0);
+  return audit.knownBad.length > 0 || drift ? EXIT_UNHEALTHY : EXIT_OK;
 }
 
 async function runCapacity(
@@ -280,11 +346,13 @@ async function runCapacity(
 
 export const command: Command = {
   name: 'audit',
-  summary: 'requests/limits per node, what if a node dies (--fail), MIG pods without limits (mig)',
+  summary:
+    'requests/limits per node, what if a node dies (--fail), MIG pods without limits (mig), driver combinations (drivers)',
   help,
   run(argv, io) {
     const { values, positionals } = parseAll(argv);
     if (positionals[0] === 'mig') return runMig(values, positionals.slice(1), io);
+    if (positionals[0] === 'drivers') return runDrivers(values, positionals.slice(1), io);
     return runCapacity(values, positionals, io);
   },
 };

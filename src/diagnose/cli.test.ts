@@ -7,23 +7,14 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runCli as run } from '../../test/support/cli.ts';
 import { parse } from 'yaml';
-import type { Io } from '../cli/command.ts';
-import { main } from '../cli/main.ts';
 import type { Incident } from '../core/incident.ts';
 import { openStore } from '../store/open.ts';
 import { MIG_NODE, SEED_FILE } from '../../test/fixtures/audit/builders.ts';
 import { startFakeApiServer } from '../../test/fixtures/audit/fake-api-server.ts';
 import { recordDiagnosis } from './stored.ts';
 import type { Diagnosis } from './pipeline.ts';
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (t) => (out += t), err: (t) => (err += t) };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {
