@@ -134,6 +134,10 @@ export async function startController(
     ...DEFAULT_DIRECT_PROBES,
     intervalMs: opts.probeIntervalMs,
     timeoutMs: opts.probeTimeoutMs,
+    // Agents watch every node they cover; the controller adds its vantage point where they
+    // do not, and for nodes in trouble.
+    wanted: (name: string): boolean =>
+      mesh.observations(name).length === 0 || loop.state?.nodes.get(name)?.health !== 'Healthy',
   });
   // The agent mesh: k observers per node push results here; the controller's own probes join them.
   const mesh = new AgentMesh(() => view.nodes(), systemClock, log.child({ component: 'mesh' }));
@@ -148,6 +152,11 @@ export async function startController(
     // Detection needs ~1 s resolution; a large cluster's stream of Lease renewals must not
     // turn into one whole-cluster evaluation per event.
     minEvaluateIntervalMs: 250,
+    // The store keeps history; memory keeps what detection and flap handling need.
+    retention: {
+      resolvedIncidentsMs: DEFAULT_INCIDENT_CONFIG.reopenWindowMs,
+      historyEntries: 10_000,
+    },
     onSinkError: (error) =>
       log.log('error', 'could not record incident change', { error: describeError(error) }),
   });

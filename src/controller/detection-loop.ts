@@ -53,6 +53,13 @@ export interface DetectionLoopOptions {
   readonly onSinkError?: (error: unknown) => void;
   /** Evaluations triggered by changes are at least this far apart (default 0). */
   readonly minEvaluateIntervalMs?: number;
+  /**
+   * What a long-running process forgets (default: nothing — the demo and tests
+   * read the whole history). Resolved incidents older than `resolvedIncidentsMs`
+   * leave memory (the store keeps them); `historyEntries` bounds each of
+   * `transitions`, `situations` and `commands`, oldest dropped first.
+   */
+  readonly retention?: { readonly resolvedIncidentsMs: number; readonly historyEntries: number };
 }
 
 export class DetectionLoop {
@@ -71,6 +78,7 @@ export class DetectionLoop {
   private sinkQueue: Promise<void> = Promise.resolve();
   private readonly minEvaluateIntervalMs: number;
   private lastEvaluatedAt = Number.NEGATIVE_INFINITY;
+  private readonly retention: DetectionLoopOptions['retention'] | null;
   private synced = false;
   private pending: Timer | null = null;
   private wake: { at: number; timer: Timer } | null = null;
@@ -87,6 +95,7 @@ export class DetectionLoop {
     this.mayWrite = options.mayWrite ?? (() => true);
     this.onSinkError = options.onSinkError ?? (() => undefined);
     this.minEvaluateIntervalMs = options.minEvaluateIntervalMs ?? 0;
+    this.retention = options.retention ?? null;
     this.incidents = [...(options.initialIncidents ?? [])];
   }
 
@@ -183,7 +192,22 @@ export class DetectionLoop {
       }
       next = Math.min(next, decision.nextCheckAt ?? Infinity);
     }
+    this.forget(now);
     this.wakeAt(next);
+  }
+
+  private forget(now: number): void {
+    if (this.retention == null) return;
+    const { resolvedIncidentsMs, historyEntries } = this.retention;
+    const keep = (i: Incident): boolean => {
+      if (i.status === 'open') return true;
+      const resolved = Date.parse(i.resolvedAt ?? '');
+      return !Number.isFinite(resolved) || now - resolved <= resolvedIncidentsMs;
+    };
+    if (!this.incidents.every(keep)) this.incidents = this.incidents.filter(keep);
+    for (const history of [this.transitions, this.situations, this.commands]) {
+      if (history.length > historyEntries) history.splice(0, history.length - historyEntries);
+    }
   }
 
   private wakeAt(at: number): void {

@@ -7,12 +7,14 @@ import type { Prober } from '../core/probe.ts';
 import type { ObservationSource } from './detection-loop.ts';
 
 /**
- * The controller's own vantage point: it probes every node with an
- * InternalIP at all four layers every `intervalMs` (jittered), a bounded
- * number at a time, and keeps the recent results as detection evidence.
- * Until the agent mesh feeds observations from k peers per node, this one
- * observer is the network evidence; detection treats a single failing
- * observer as "all observers" only while it is the only one.
+ * The controller's own vantage point: it probes the nodes `wanted` asks for
+ * (default: every node) that have an InternalIP, at all four layers every
+ * `intervalMs` (jittered), a bounded number at a time, and keeps the recent
+ * results as detection evidence. Without agents this one observer is the
+ * network evidence; detection treats a single failing observer as "all
+ * observers" only while it is the only one. With agents the controller asks
+ * only for nodes the mesh does not cover or that are not Healthy, so its
+ * cost stays with the few nodes in trouble, not all N every second.
  */
 export interface DirectProbesOptions {
   readonly observer: string;
@@ -21,6 +23,8 @@ export interface DirectProbesOptions {
   readonly port: number;
   readonly keepMs: number;
   readonly concurrency: number;
+  /** Which nodes to probe this round; absent: all of them. */
+  readonly wanted?: (node: string) => boolean;
 }
 
 export const DEFAULT_DIRECT_PROBES: DirectProbesOptions = {
@@ -81,7 +85,12 @@ export class DirectProbes implements ObservationSource {
     const started = Date.now();
     const targets = this.#view
       .nodes()
-      .filter((n) => n.internalIP !== null && !this.#inFlight.has(n.name))
+      .filter(
+        (n) =>
+          n.internalIP !== null &&
+          !this.#inFlight.has(n.name) &&
+          (this.#opts.wanted?.(n.name) ?? true),
+      )
       .map((n) => ({ name: n.name, ip: n.internalIP ?? '' }));
     let next = 0;
     const worker = async (): Promise<void> => {

@@ -253,3 +253,33 @@ describe('flapping and the whole lifecycle', () => {
     await loop.stop();
   });
 });
+
+describe('a long-running loop forgets what the store keeps', () => {
+  it('drops incidents resolved longer than the reopen window ago and bounds its history', async () => {
+    const scenario = seedScenario();
+    const { clock, sim, mig, cutAt } = scenario;
+    const loop = new DetectionLoop(sim, clock, new SimMesh(sim, clock), {
+      retention: { resolvedIncidentsMs: 10 * 60_000, historyEntries: 3 },
+    });
+    await loop.start();
+    await until(clock, cutAt);
+    sim.cutNode(mig);
+    await until(clock, at('04:00:00'));
+    sim.healNode(mig);
+    await until(clock, at('04:02:00'));
+    expect(only(loop.incidents).status).toBe('resolved');
+    expect(loop.transitions.length).toBeLessThanOrEqual(3);
+    expect(loop.transitions.at(-1)?.to).toBe('Healthy');
+    // Still within the reopen window: kept, so a flap would reopen it.
+    await until(clock, at('04:10:00'));
+    expect(loop.incidents).toHaveLength(1);
+    await until(clock, at('04:13:00'));
+    expect(loop.incidents).toHaveLength(0);
+    // Down again much later: a new incident, not a reopened one.
+    sim.cutNode(mig);
+    await until(clock, at('04:14:00'));
+    expect(only(loop.incidents).status).toBe('open');
+    expect(only(loop.incidents).timeline.some((e) => e.kind === 'flap')).toBe(false);
+    await loop.stop();
+  });
+});
