@@ -7,6 +7,7 @@
  * with `applyStepOutcome`. Nothing here does I/O.
  */
 import type { CloudInstance } from './cloud.ts';
+import type { MachineRef } from './cluster-writer.ts';
 import type { NodeSnapshot, PodSnapshot } from './cluster.ts';
 import type { Incident, NodeHealth, RootCause } from './incident.ts';
 import {
@@ -76,11 +77,6 @@ export interface StepState {
  */
 export type RemediationStatus =
   'in-progress' | 'succeeded' | 'escalated' | 'failed' | 'cancelled' | 'dry-run';
-
-export interface MachineRef {
-  readonly namespace: string;
-  readonly name: string;
-}
 
 export interface Remediation {
   /** `rem-` + the incident id without its `inc-` prefix: one remediation per incident. */

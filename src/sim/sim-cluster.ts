@@ -21,6 +21,13 @@ import type {
   Toleration,
 } from '../core/cluster.ts';
 import type { Clock, Timer } from '../core/clock.ts';
+import {
+  applyNodePatch,
+  type ClusterWriter,
+  type MachineRef,
+  type NodePatch,
+  type NodePatchResult,
+} from '../core/cluster-writer.ts';
 import { badInput, NodeWardenError } from '../core/errors.ts';
 import type { Prober } from '../core/probe.ts';
 import { schedulePod, tolerates } from './scheduler.ts';
@@ -137,7 +144,7 @@ export interface SimClusterOptions {
   readonly neighbourFailAfterMs?: number;
 }
 
-export class SimCluster implements ClusterView {
+export class SimCluster implements ClusterView, ClusterWriter {
   readonly timing: SimTiming;
   readonly neighbourFailAfterMs: number;
   private readonly clock: Clock;
@@ -313,6 +320,47 @@ export class SimCluster implements ClusterView {
     this.lastError = null;
     this.relist();
     this.listener?.({ kind: 'connection', connected: true });
+  }
+
+  // ---- the write side (ClusterWriter): what remediation changes ----
+
+  /** Annotations set on Cluster API Machines, by `namespace/name`. */
+  readonly machineAnnotations = new Map<string, Record<string, string>>();
+
+  /** Cordon and taints, as the API server would apply a patch; UNAVAILABLE while the controller is cut off. */
+  patchNode(name: string, patch: NodePatch): Promise<NodePatchResult> {
+    return this.write(`patch node ${name}`, () => {
+      const node = this.nodeMap.get(name);
+      if (node === undefined) {
+        throw new NodeWardenError('NOT_FOUND', `patch node ${name}: not found`, {
+          hint: 'the node was deleted',
+        });
+      }
+      const next = applyNodePatch(node, patch, this.iso(this.clock.now()));
+      this.putNode({ ...node, unschedulable: next.unschedulable, taints: next.taints });
+      return next.result;
+    });
+  }
+
+  annotateMachine(ref: MachineRef, key: string, value: string): Promise<void> {
+    return this.write(`annotate Machine ${ref.namespace}/${ref.name}`, () => {
+      const id = `${ref.namespace}/${ref.name}`;
+      this.machineAnnotations.set(id, { ...this.machineAnnotations.get(id), [key]: value });
+    });
+  }
+
+  private async write<T>(what: string, body: () => T): Promise<T> {
+    await Promise.resolve();
+    if (!this.connected) {
+      throw new NodeWardenError(
+        'UNAVAILABLE',
+        `${what}: ${this.lastError ?? 'API server unreachable'}`,
+        {
+          hint: 'check that the API server is reachable from here',
+        },
+      );
+    }
+    return body();
   }
 
   /** The active faults of a node, in the lab's words. */

@@ -73,6 +73,12 @@ export interface FakeCloudOptions {
   readonly userId?: string;
   /** The region this fake is; null accepts a providerID of any region. */
   readonly region?: string | null;
+  /**
+   * When set, a reboot finishes by itself this long after it was accepted
+   * (`completeTask`), and `onBoot` listeners hear of it — so the demo's and
+   * tests' simulated node can come back. Unset: a test finishes it by hand.
+   */
+  readonly bootDelayMs?: number;
 }
 
 export type CloudMethod = keyof CloudProvider;
@@ -197,11 +203,14 @@ export class FakeCloud implements CloudProvider {
   private readonly userId: string;
   private readonly region: string | null;
   private requestCounter = 0;
+  private readonly bootDelayMs: number | undefined;
+  private readonly bootListeners: ((serverId: string, type: RebootType) => void)[] = [];
 
   constructor(options: FakeCloudOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.userId = options.userId ?? 'nodewarden';
     this.region = options.region ?? null;
+    this.bootDelayMs = options.bootDelayMs;
     for (const s of options.servers ?? []) this.addServer(s);
     for (const p of options.ports ?? []) this.addPort(p);
     for (const g of options.securityGroups ?? []) this.addSecurityGroup(g);
@@ -286,6 +295,11 @@ export class FakeCloud implements CloudProvider {
     s.pendingReboot = null;
     s.taskState = null;
     s.updatedAt = this.nowIso();
+  }
+
+  /** Called when a reboot finishes by itself (`bootDelayMs`): the guest is up again. */
+  onBoot(listener: (serverId: string, type: RebootType) => void): void {
+    this.bootListeners.push(listener);
   }
 
   setHostStatus(serverId: string, status: HostStatus | null): void {
@@ -404,6 +418,13 @@ export class FakeCloud implements CloudProvider {
       s.taskState = type === 'SOFT' ? 'rebooting' : 'rebooting_hard';
       s.pendingReboot = type;
       this.record(s, 'reboot', this.userId);
+      if (this.bootDelayMs !== undefined) {
+        this.clock.setTimer(this.bootDelayMs, () => {
+          if (s.pendingReboot !== type) return;
+          this.completeTask(s.id);
+          for (const listener of this.bootListeners) listener(s.id, type);
+        });
+      }
     });
   }
 
