@@ -1,4 +1,4 @@
-import { startAgent } from '../agent/start.ts';
+import { startAgent, type AgentProcessOptions } from '../agent/start.ts';
 import { badInput } from '../core/errors.ts';
 import { jsonLogger } from '../host/json-logger.ts';
 import { parseListen } from '../server/ops-server.ts';
@@ -70,92 +70,94 @@ Examples:
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
+/**
+ * Reads the agent's flags (and $NODE_NAME) into its options without starting
+ * anything, so the Helm chart's rendered arguments can be checked against
+ * the real parser (test/unit/helm-chart.test.ts). Throws BAD_INPUT naming
+ * the flag.
+ */
+export function parseAgentArgs(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { readonly options: AgentProcessOptions; readonly level: (typeof LEVELS)[number] } {
+  const { values } = parseFlags(
+    'agent',
+    argv,
+    {
+      node: { type: 'string' },
+      controller: { type: 'string' },
+      'token-file': { type: 'string' },
+      listen: { type: 'string', default: ':9465' },
+      'state-dir': { type: 'string', default: '/var/lib/nodewarden/agent' },
+      kmsg: { type: 'string' },
+      dcgm: { type: 'string' },
+      'nvidia-smi': { type: 'boolean', default: false },
+      uplink: { type: 'string' },
+      port: { type: 'string' },
+      'l4-timeout-ms': { type: 'string' },
+      'full-timeout-ms': { type: 'string' },
+      'log-level': { type: 'string', default: 'info' },
+    },
+    false,
+  );
+  const node = values.node ?? env['NODE_NAME'];
+  if (node === undefined || node === '') {
+    throw badInput(
+      'missing --node',
+      'pass this node’s name, e.g. --node gpu-1 (in a Pod: the downward API spec.nodeName)',
+    );
+  }
+  const { controller } = values;
+  const tokenFile = values['token-file'];
+  if (controller === undefined) {
+    throw badInput(
+      'missing --controller',
+      'pass the controller’s URL, e.g. --controller http://nodewarden-controller:9464',
+    );
+  }
+  if (tokenFile === undefined) {
+    throw badInput(
+      'missing --token-file',
+      'pass the file holding the bearer token (the service-account token, or the lab token)',
+    );
+  }
+  const level = values['log-level'];
+  if (!(LEVELS as readonly string[]).includes(level)) {
+    throw badInput(
+      `--log-level "${level}" is not one of ${LEVELS.join(', ')}`,
+      'pass --log-level info',
+    );
+  }
+  parseListen(values.listen);
+  const options: AgentProcessOptions = {
+    node,
+    controller,
+    tokenFile,
+    listen: values.listen,
+    stateDir: values['state-dir'],
+    kmsg: values.kmsg ?? null,
+    dcgm: values.dcgm ?? null,
+    nvidiaSmi: values['nvidia-smi'],
+    uplink: values.uplink ?? null,
+    port: intFlag('port', values.port, 10_250, 1, 65_535),
+    l4TimeoutMs: intFlag('l4-timeout-ms', values['l4-timeout-ms'], 1_000, 100, 60_000),
+    fullTimeoutMs: intFlag('full-timeout-ms', values['full-timeout-ms'], 2_000, 100, 60_000),
+    lastWordsIntervalMs: 5_000,
+    requestTimeoutMs: 3_000,
+  };
+  return { options, level: level as (typeof LEVELS)[number] };
+}
+
 export const command: Command = {
   name: 'agent',
   summary: "probe this node's assigned peers, push results and last words (long-running)",
   help,
   async run(argv, io) {
-    const { values } = parseFlags(
-      'agent',
-      argv,
-      {
-        node: { type: 'string' },
-        controller: { type: 'string' },
-        'token-file': { type: 'string' },
-        listen: { type: 'string', default: ':9465' },
-        'state-dir': { type: 'string', default: '/var/lib/nodewarden/agent' },
-        kmsg: { type: 'string' },
-        dcgm: { type: 'string' },
-        'nvidia-smi': { type: 'boolean', default: false },
-        uplink: { type: 'string' },
-        port: { type: 'string' },
-        'l4-timeout-ms': { type: 'string' },
-        'full-timeout-ms': { type: 'string' },
-        'log-level': { type: 'string', default: 'info' },
-      },
-      false,
-    );
-    const node = values.node ?? process.env['NODE_NAME'];
-    if (node === undefined || node === '') {
-      throw badInput(
-        'missing --node',
-        'pass this node’s name, e.g. --node gpu-1 (in a Pod: the downward API spec.nodeName)',
-      );
-    }
-    const { controller } = values;
-    const tokenFile = values['token-file'];
-    if (controller === undefined) {
-      throw badInput(
-        'missing --controller',
-        'pass the controller’s URL, e.g. --controller http://nodewarden-controller:9464',
-      );
-    }
-    if (tokenFile === undefined) {
-      throw badInput(
-        'missing --token-file',
-        'pass the file holding the bearer token (the service-account token, or the lab token)',
-      );
-    }
-    const level = values['log-level'];
-    if (!(LEVELS as readonly string[]).includes(level)) {
-      throw badInput(
-        `--log-level "${level}" is not one of ${LEVELS.join(', ')}`,
-        'pass --log-level info',
-      );
-    }
-    parseListen(values.listen);
-    const log = jsonLogger((line) => io.err(line), level as (typeof LEVELS)[number], {
+    const { options, level } = parseAgentArgs(argv);
+    const log = jsonLogger((line) => io.err(line), level, {
       component: 'agent',
-      node,
+      node: options.node,
     });
-    return serveUntilSignal(
-      () =>
-        startAgent(
-          {
-            node,
-            controller,
-            tokenFile,
-            listen: values.listen,
-            stateDir: values['state-dir'],
-            kmsg: values.kmsg ?? null,
-            dcgm: values.dcgm ?? null,
-            nvidiaSmi: values['nvidia-smi'],
-            uplink: values.uplink ?? null,
-            port: intFlag('port', values.port, 10_250, 1, 65_535),
-            l4TimeoutMs: intFlag('l4-timeout-ms', values['l4-timeout-ms'], 1_000, 100, 60_000),
-            fullTimeoutMs: intFlag(
-              'full-timeout-ms',
-              values['full-timeout-ms'],
-              2_000,
-              100,
-              60_000,
-            ),
-            lastWordsIntervalMs: 5_000,
-            requestTimeoutMs: 3_000,
-          },
-          log,
-        ),
-      log,
-    );
+    return serveUntilSignal(() => startAgent(options, log), log);
   },
 };

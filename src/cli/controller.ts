@@ -3,6 +3,7 @@ import {
   DEFAULT_CONTROLLER_OPTIONS,
   defaultIdentity,
   startController,
+  type ControllerOptions,
 } from '../controller/controller.ts';
 import { parseListen } from '../server/ops-server.ts';
 import { intFlag, parseFlags, serveUntilSignal, type Command } from './command.ts';
@@ -51,60 +52,65 @@ Example (the lab; the controller runs inside the hub namespace to reach the node
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
+/**
+ * Reads the controller's flags into its options without starting anything,
+ * so the Helm chart's rendered arguments can be checked against the real
+ * parser (test/unit/helm-chart.test.ts). Throws BAD_INPUT naming the flag.
+ */
+export function parseControllerArgs(argv: readonly string[]): {
+  readonly options: ControllerOptions;
+  readonly level: (typeof LEVELS)[number];
+} {
+  const { values, positionals } = parseFlags('controller', argv, {
+    kubeconfig: { type: 'string' },
+    store: { type: 'string' },
+    listen: { type: 'string', default: DEFAULT_CONTROLLER_OPTIONS.listen },
+    'stable-period': { type: 'string' },
+    'probe-interval-ms': { type: 'string' },
+    'probe-timeout-ms': { type: 'string' },
+    'lease-namespace': { type: 'string', default: DEFAULT_CONTROLLER_OPTIONS.leaseNamespace },
+    identity: { type: 'string' },
+    'log-level': { type: 'string', default: 'info' },
+    'sync-timeout': { type: 'string' },
+    'agent-token-file': { type: 'string' },
+    'admin-token-file': { type: 'string' },
+  });
+  if (positionals.length > 0)
+    throw badInput(
+      `controller takes no argument "${positionals.join(' ')}"`,
+      'see: nodewarden controller --help',
+    );
+  const level = values['log-level'];
+  if (!(LEVELS as readonly string[]).includes(level))
+    throw badInput(
+      `--log-level "${level}" is not one of ${LEVELS.join(', ')}`,
+      'pass --log-level info',
+    );
+  parseListen(values.listen);
+  const options: ControllerOptions = {
+    ...DEFAULT_CONTROLLER_OPTIONS,
+    listen: values.listen,
+    leaseNamespace: values['lease-namespace'],
+    identity: values.identity ?? defaultIdentity(),
+    stablePeriodMs: intFlag('stable-period', values['stable-period'], 60, 1, 86_400) * 1000,
+    probeIntervalMs: intFlag('probe-interval-ms', values['probe-interval-ms'], 1000, 100, 600_000),
+    probeTimeoutMs: intFlag('probe-timeout-ms', values['probe-timeout-ms'], 2000, 100, 60_000),
+    syncTimeoutMs: intFlag('sync-timeout', values['sync-timeout'], 30, 1, 3_600) * 1000,
+    ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+    ...(values.store ? { store: values.store } : {}),
+    ...(values['agent-token-file'] ? { agentTokenFile: values['agent-token-file'] } : {}),
+    ...(values['admin-token-file'] ? { adminTokenFile: values['admin-token-file'] } : {}),
+  };
+  return { options, level: level as (typeof LEVELS)[number] };
+}
+
 export const command: Command = {
   name: 'controller',
   summary: 'watch the cluster, detect dead nodes, keep incidents (long-running)',
   help,
   async run(argv, io) {
-    const { values, positionals } = parseFlags('controller', argv, {
-      kubeconfig: { type: 'string' },
-      store: { type: 'string' },
-      listen: { type: 'string', default: DEFAULT_CONTROLLER_OPTIONS.listen },
-      'stable-period': { type: 'string' },
-      'probe-interval-ms': { type: 'string' },
-      'probe-timeout-ms': { type: 'string' },
-      'lease-namespace': { type: 'string', default: DEFAULT_CONTROLLER_OPTIONS.leaseNamespace },
-      identity: { type: 'string' },
-      'log-level': { type: 'string', default: 'info' },
-      'sync-timeout': { type: 'string' },
-      'agent-token-file': { type: 'string' },
-      'admin-token-file': { type: 'string' },
-    });
-    if (positionals.length > 0)
-      throw badInput(
-        `controller takes no argument "${positionals.join(' ')}"`,
-        'see: nodewarden controller --help',
-      );
-    const level = values['log-level'];
-    if (!(LEVELS as readonly string[]).includes(level))
-      throw badInput(
-        `--log-level "${level}" is not one of ${LEVELS.join(', ')}`,
-        'pass --log-level info',
-      );
-    parseListen(values.listen);
-    const log = jsonLogger((line) => io.err(line), level as (typeof LEVELS)[number], {
-      component: 'controller',
-    });
-    const opts = {
-      ...DEFAULT_CONTROLLER_OPTIONS,
-      listen: values.listen,
-      leaseNamespace: values['lease-namespace'],
-      identity: values.identity ?? defaultIdentity(),
-      stablePeriodMs: intFlag('stable-period', values['stable-period'], 60, 1, 86_400) * 1000,
-      probeIntervalMs: intFlag(
-        'probe-interval-ms',
-        values['probe-interval-ms'],
-        1000,
-        100,
-        600_000,
-      ),
-      probeTimeoutMs: intFlag('probe-timeout-ms', values['probe-timeout-ms'], 2000, 100, 60_000),
-      syncTimeoutMs: intFlag('sync-timeout', values['sync-timeout'], 30, 1, 3_600) * 1000,
-      ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
-      ...(values.store ? { store: values.store } : {}),
-      ...(values['agent-token-file'] ? { agentTokenFile: values['agent-token-file'] } : {}),
-      ...(values['admin-token-file'] ? { adminTokenFile: values['admin-token-file'] } : {}),
-    };
-    return serveUntilSignal(() => startController(opts, log), log);
+    const { options, level } = parseControllerArgs(argv);
+    const log = jsonLogger((line) => io.err(line), level, { component: 'controller' });
+    return serveUntilSignal(() => startController(options, log), log);
   },
 };

@@ -14,6 +14,7 @@ import {
 import { labDirFrom, readState } from '../lab/state.ts';
 import { DEFAULT_API_HOST_PORT, KUBERNETES_DEFAULT_TIMING } from '../lab/control-plane.ts';
 import { buildControlPlane, defaultCacheDir, K8S_VERSION } from '../lab/k8s-build.ts';
+import { buildHelm } from '../lab/helm-build.ts';
 import { join } from 'node:path';
 import { applySeedWorkloads } from '../lab/seed-workload.ts';
 import { loadKubeConfig } from '../kube/config.ts';
@@ -26,6 +27,7 @@ Usage:
   nodewarden lab up [--nodes ${DEFAULT_NODES}] [--subnet ${DEFAULT_SUBNET}] [--no-control-plane]
                     [--grace-period 50] [--toleration 300] [--api-port 16443]
   nodewarden lab build-k8s
+  nodewarden lab build-helm
   nodewarden lab workload seed
   nodewarden lab kmsg <node> <kernel log line…>
   nodewarden lab status [--json]
@@ -55,6 +57,8 @@ probes the peers the controller assigns it and pushes to http://<subnet .1>:9464
   sudo ip netns exec nw-hub nodewarden controller --agent-token-file <lab dir>/token \\
        --kubeconfig <lab dir>/kube/admin-in-lab.kubeconfig
 lab kmsg <node> <line> appends a kernel-log line its agent reads as /dev/kmsg.
+lab build-helm builds helm (helm.sh/helm/v3, the version in tools/helm) into
+~/.cache/nodewarden/helm, for helm lint/template of deploy/helm/nodewarden.
 lab workload seed deploys the seed's workloads (MIG pods on the MIG node, md-0
 nodes loaded so losing the MIG node overcommits them by hundreds of percent).
 
@@ -94,7 +98,16 @@ Examples:
 `;
 
 type Subcommand =
-  'up' | 'status' | 'exec' | 'fault' | 'heal' | 'down' | 'build-k8s' | 'workload' | 'kmsg';
+  | 'up'
+  | 'status'
+  | 'exec'
+  | 'fault'
+  | 'heal'
+  | 'down'
+  | 'build-k8s'
+  | 'build-helm'
+  | 'workload'
+  | 'kmsg';
 const SUBCOMMANDS: readonly Subcommand[] = [
   'up',
   'status',
@@ -103,6 +116,7 @@ const SUBCOMMANDS: readonly Subcommand[] = [
   'heal',
   'down',
   'build-k8s',
+  'build-helm',
   'workload',
   'kmsg',
 ];
@@ -181,6 +195,13 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
       `${built.built ? 'built' : 'cached'}: ${Object.values(built.paths).join(' ')}\n` +
         `(${built.built ? `build took ${built.seconds.toFixed(0)} s` : 'a cached build; nothing to do'})\n`,
     );
+    return EXIT_OK;
+  }
+  if (sub === 'build-helm') {
+    const { positionals } = parseFlags('lab', rest, {});
+    noPositionals('build-helm', positionals);
+    const built = await buildHelm((line) => io.out(`${line}\n`));
+    io.out(`${built.built ? `built in ${built.seconds.toFixed(0)} s` : 'cached'}: ${built.path}\n`);
     return EXIT_OK;
   }
   requireRoot(sub);
@@ -268,6 +289,7 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
       return EXIT_OK;
     }
     case 'build-k8s':
+    case 'build-helm':
       return EXIT_OK; // handled before the root check
     case 'workload': {
       const [what, ...more] = rest;

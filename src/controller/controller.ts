@@ -23,6 +23,7 @@ import { AgentMesh, combineObservationSources } from './mesh.ts';
 import { agentApiRoutes } from '../server/agent-api.ts';
 import { AgentAuth } from '../server/agent-api-auth.ts';
 import { storeSink } from './store-sink.ts';
+import { incidentMetrics, withIncidentMetrics } from './incident-metrics.ts';
 
 /**
  * `nodewarden controller`: the composition root. Watches the cluster,
@@ -145,8 +146,11 @@ export async function startController(
   const loop = new DetectionLoop(view, systemClock, combineObservationSources(probes, mesh), {
     detection: clusterDetectionConfig({ ...DEFAULT_CLUSTER_DETECTION_CONFIG, node }),
     incidents: { ...DEFAULT_INCIDENT_CONFIG, stablePeriodMs: opts.stablePeriodMs },
-    sink: storeSink(store, log.child({ component: 'incidents' }), (action) =>
-      elector.assertLeader(action),
+    sink: withIncidentMetrics(
+      storeSink(store, log.child({ component: 'incidents' }), (action) =>
+        elector.assertLeader(action),
+      ),
+      incidentMetrics(registry),
     ),
     mayWrite: () => elector.isLeader(),
     // Detection needs ~1 s resolution; a large cluster's stream of Lease renewals must not

@@ -95,6 +95,23 @@ function versionLdflags(): string {
   ].join(' ');
 }
 
+/** A failed `go build`: the last lines of its errors (not the package list), and where to look. */
+export function goBuildFailed(
+  what: string,
+  stderr: string,
+  moduleDir: string,
+  readme: string,
+): NodeWardenError {
+  const tail = stderr
+    .split('\n')
+    .filter((l) => !/^[\w./-]+$/.test(l))
+    .slice(-15)
+    .join('\n');
+  return new NodeWardenError('COMMAND_FAILED', `go build of ${what} failed:\n${tail}`, {
+    hint: `the Go module proxy must serve the modules in ${moduleDir}/go.sum; see ${readme}`,
+  });
+}
+
 /**
  * Runs one `go build -v` and reports compiled packages against the total from
  * `go list -deps`, so a 20-minute cold build shows where it is.
@@ -137,16 +154,8 @@ async function goBuild(
       },
     },
   );
-  if (result.code !== 0) {
-    const tail = result.stderr
-      .split('\n')
-      .filter((l) => !/^[\w./-]+$/.test(l))
-      .slice(-15)
-      .join('\n');
-    throw new NodeWardenError('COMMAND_FAILED', `go build of ${label} failed:\n${tail}`, {
-      hint: `the Go module proxy must serve the modules in ${moduleDir}/go.sum; see tools/k8s/README.md`,
-    });
-  }
+  if (result.code !== 0)
+    throw goBuildFailed(label, result.stderr, moduleDir, 'tools/k8s/README.md');
   progress(`[${label}] done in ${Math.round((Date.now() - started) / 1000)} s`);
 }
 
