@@ -1,5 +1,5 @@
 import { badInput } from '../core/errors.ts';
-import { loadDiagnosis } from '../diagnose/stored.ts';
+import { loadDiagnosis, storedReportInput } from '../diagnose/stored.ts';
 import { renderJson } from '../report/json.ts';
 import { renderMarkdown } from '../report/markdown.ts';
 import { openStore } from '../store/open.ts';
@@ -71,14 +71,7 @@ export const command: Command = {
     const store = await openStore(values.store);
     try {
       const stored = await loadDiagnosis(store, positionals[0] ?? '');
-      const input = {
-        incident: stored.incident,
-        evidence: stored.evidence,
-        verdict: stored.verdict,
-        remediation: stored.remediation,
-        zone: values.zone ?? stored.zone,
-        generatedAt: new Date().toISOString(),
-      };
+      const input = storedReportInput(stored, new Date().toISOString(), values.zone);
       io.out(values.format === 'json' ? renderJson(input) + '\n' : renderMarkdown(input, lang));
       return EXIT_OK;
     } finally {

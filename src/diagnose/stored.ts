@@ -14,6 +14,7 @@ import type { Incident } from '../core/incident.ts';
 import { REMEDIATION_RESULTS, type RemediationRecord } from '../report/report-input.ts';
 import type { AuditRecord, IncidentStore, JsonValue } from '../store/port.ts';
 import type { Diagnosis } from './pipeline.ts';
+import type { ReportInput } from '../report/report-input.ts';
 
 export const DIAGNOSIS_ACTION = 'diagnose';
 export const DIAGNOSIS_SCHEMA = 'nodewarden.diagnosis/v1';
@@ -113,5 +114,21 @@ export async function loadDiagnosis(
     zone: bundle.zone,
     decidedAt: bundle.decidedAt,
     remediation,
+  };
+}
+
+/** What the report renderers need from a stored diagnosis; `zone` overrides the diagnosis's zone. */
+export function storedReportInput(
+  stored: StoredDiagnosis,
+  generatedAt: string,
+  zone?: string,
+): ReportInput {
+  return {
+    incident: stored.incident,
+    evidence: stored.evidence,
+    verdict: stored.verdict,
+    remediation: stored.remediation,
+    zone: zone ?? stored.zone,
+    generatedAt,
   };
 }

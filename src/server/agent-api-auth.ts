@@ -20,17 +20,19 @@ import { badInput, NodeWardenError } from '../core/errors.ts';
 export type Principal =
   { readonly kind: 'agent'; readonly node: string } | { readonly kind: 'admin' };
 
-interface Entry {
+export interface TokenEntry<P = Principal> {
   readonly digest: Buffer;
-  readonly principal: Principal;
+  readonly principal: P;
 }
 
 /** Shorter tokens are refused: they could be guessed. */
 export const MIN_TOKEN_LENGTH = 16;
 
-const digest = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
+/** SHA-256 of a token: what token files are compared by (in constant time). */
+export const digest = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
 
-function checkToken(token: string, where: string): string {
+/** A token long enough not to be guessed, without spaces; BAD_INPUT naming `where` otherwise. */
+export function checkToken(token: string, where: string): string {
   if (token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) {
     throw badInput(
       `${where}: a token must be at least ${MIN_TOKEN_LENGTH} characters without spaces`,
@@ -41,7 +43,7 @@ function checkToken(token: string, where: string): string {
 }
 
 /** Reads an agent token file's text; `file` names it in errors. */
-export function parseAgentTokens(text: string, file: string): readonly Entry[] {
+export function parseAgentTokens(text: string, file: string): readonly TokenEntry[] {
   const lines = text
     .split('\n')
     .map((l) => l.replace(/#.*$/, '').trim())
@@ -73,7 +75,7 @@ export function parseAgentTokens(text: string, file: string): readonly Entry[] {
   });
 }
 
-export function parseAdminTokens(text: string, file: string): readonly Entry[] {
+export function parseAdminTokens(text: string, file: string): readonly TokenEntry[] {
   const tokens = text
     .split('\n')
     .map((l) => l.replace(/#.*$/, '').trim())
@@ -88,21 +90,21 @@ export function parseAdminTokens(text: string, file: string): readonly Entry[] {
 }
 
 /** A token file re-read when its modification time or size changes. */
-class WatchedFile {
+export class WatchedFile<P = Principal> {
   #stamp = '';
-  #entries: readonly Entry[] = [];
+  #entries: readonly TokenEntry<P>[] = [];
   #checkedAt = 0;
 
   constructor(
     readonly path: string,
-    private readonly parse: (text: string, file: string) => readonly Entry[],
+    private readonly parse: (text: string, file: string) => readonly TokenEntry<P>[],
     private readonly recheckMs: number,
   ) {
     this.entries(0);
   }
 
   /** Throws when the file cannot be read at first; afterwards a bad rewrite keeps the last good tokens. */
-  entries(now: number): readonly Entry[] {
+  entries(now: number): readonly TokenEntry<P>[] {
     if (this.#stamp !== '' && now - this.#checkedAt < this.recheckMs) return this.#entries;
     this.#checkedAt = now;
     try {

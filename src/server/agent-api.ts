@@ -18,7 +18,8 @@
  * handler never throws past here: every failure is an HTTP answer.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { describeError, NodeWardenError, type ErrorCode } from '../core/errors.ts';
+import { describeError } from '../core/errors.ts';
+import { ApiError, httpStatusFor, toApiError } from './http-errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { AgentMesh } from '../controller/mesh.ts';
 import type { IncidentStore, JsonValue } from '../store/port.ts';
@@ -34,59 +35,7 @@ import {
 import { bearerToken, type AgentAuth, type Principal } from './agent-api-auth.ts';
 import type { Route } from './ops-server.ts';
 
-/** Failures that exist only at the HTTP edge, beside the domain's codes. */
-export type ApiErrorCode =
-  | ErrorCode
-  | 'UNAUTHENTICATED'
-  | 'FORBIDDEN'
-  | 'TOO_LARGE'
-  | 'UNSUPPORTED_MEDIA_TYPE'
-  | 'METHOD_NOT_ALLOWED';
-
-export class ApiError extends Error {
-  override readonly name = 'ApiError';
-  constructor(
-    readonly code: ApiErrorCode,
-    message: string,
-    readonly hint: string,
-    readonly path?: string,
-  ) {
-    super(message);
-  }
-}
-
-/** The one table from error code to HTTP status. */
-export function httpStatusFor(code: ApiErrorCode): number {
-  switch (code) {
-    case 'BAD_INPUT':
-      return 400;
-    case 'UNAUTHENTICATED':
-      return 401;
-    case 'FORBIDDEN':
-    case 'NEEDS_ROOT':
-      return 403;
-    case 'NOT_FOUND':
-      return 404;
-    case 'METHOD_NOT_ALLOWED':
-      return 405;
-    case 'CONFLICT':
-      return 409;
-    case 'TOO_LARGE':
-      return 413;
-    case 'UNSUPPORTED_MEDIA_TYPE':
-      return 415;
-    case 'UNSUPPORTED':
-      return 501;
-    case 'UNAVAILABLE':
-    case 'MISSING_TOOL':
-      return 503;
-    case 'TIMEOUT':
-      return 504;
-    case 'COMMAND_FAILED':
-    case 'INTERNAL':
-      return 500;
-  }
-}
+export { ApiError, httpStatusFor, type ApiErrorCode } from './http-errors.ts';
 
 export interface AgentApiOptions {
   readonly mesh: AgentMesh;
@@ -267,16 +216,7 @@ export function agentApiRoutes(options: AgentApiOptions): readonly Route[] {
     try {
       await work();
     } catch (error) {
-      const apiError =
-        error instanceof ApiError
-          ? error
-          : error instanceof NodeWardenError
-            ? new ApiError(error.code, error.message, error.hint ?? '')
-            : new ApiError(
-                'INTERNAL',
-                `internal error: ${describeError(error)}`,
-                'see the controller log',
-              );
+      const apiError = toApiError(error, 'controller');
       const status = httpStatusFor(apiError.code);
       if (status >= 500)
         log.log('error', 'agent API failed', { route: name, error: describeError(error) });

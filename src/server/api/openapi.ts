@@ -23,7 +23,9 @@ const layerStatus = { type: 'string', enum: ['ok', 'failed', 'skipped'] } as con
 const obj = (properties: Record<string, Json>, extra: Record<string, Json> = {}): Json => ({
   type: 'object',
   required: Object.keys(properties).filter((k) => !k.endsWith('?')),
-  properties: Object.fromEntries(Object.entries(properties).map(([k, v]) => [k.replace(/\?$/, ''), v])),
+  properties: Object.fromEntries(
+    Object.entries(properties).map(([k, v]) => [k.replace(/\?$/, ''), v]),
+  ),
   ...extra,
 });
 const arrayOf = (items: Json): Json => ({ type: 'array', items });
@@ -39,9 +41,7 @@ const errors = (...codes: number[]): Record<string, Json> => {
     415: 'the body is not application/json',
     503: 'no remediation ladder runs in this process',
   };
-  return Object.fromEntries(
-    codes.map((c) => [String(c), json(ref('Error'), words[c] ?? 'error')]),
-  );
+  return Object.fromEntries(codes.map((c) => [String(c), json(ref('Error'), words[c] ?? 'error')]));
 };
 
 const readErrors = (): Record<string, Json> => errors(401, 403, 405);
@@ -70,7 +70,10 @@ const stepAction = (verb: 'approve' | 'reject'): Json => ({
       required: false,
       content: {
         'application/json': {
-          schema: obj({ 'reason?': { type: 'string', maxLength: 500 } }, { additionalProperties: false }),
+          schema: obj(
+            { 'reason?': { type: 'string', maxLength: 500 } },
+            { additionalProperties: false },
+          ),
         },
       },
     },
@@ -90,7 +93,7 @@ export const OPENAPI_DOCUMENT: Json = {
     description:
       'Nodes, the probe mesh, incidents with their evidence, verdict, report and remediation, and live events. ' +
       'Served by `nodewarden controller` (bearer tokens or TokenReview) and `nodewarden demo` (no auth on 127.0.0.1). ' +
-      'Every time is ISO-8601 UTC on the serving process\'s clock (simulated in the demo). See docs/api.md.',
+      "Every time is ISO-8601 UTC on the serving process's clock (simulated in the demo). See docs/api.md.",
   },
   servers: [{ url: '/' }],
   security: [{ bearer: [] }],
@@ -107,7 +110,14 @@ export const OPENAPI_DOCUMENT: Json = {
         operationId: 'getMe',
         summary: 'The caller: subject, role (read or admin) and the auth mode',
         responses: {
-          '200': json(obj({ subject: str, role: { type: 'string', enum: ['read', 'admin'] }, auth: ref('AuthMode') }), 'the caller'),
+          '200': json(
+            obj({
+              subject: str,
+              role: { type: 'string', enum: ['read', 'admin'] },
+              auth: ref('AuthMode'),
+            }),
+            'the caller',
+          ),
           ...readErrors(),
         },
       },
@@ -115,7 +125,8 @@ export const OPENAPI_DOCUMENT: Json = {
     '/api/v1/nodes': {
       get: {
         operationId: 'listNodes',
-        summary: 'Every node: detection state, Ready, Lease age, role, GPU/MIG memory, open incident',
+        summary:
+          'Every node: detection state, Ready, Lease age, role, GPU/MIG memory, open incident',
         responses: {
           '200': json(obj({ now: time, nodes: arrayOf(ref('Node')) }), 'the nodes, by name'),
           ...readErrors(),
@@ -125,13 +136,13 @@ export const OPENAPI_DOCUMENT: Json = {
     '/api/v1/mesh': {
       get: {
         operationId: 'getMesh',
-        summary: 'The probe mesh: each observer\'s latest probe of each target, per layer',
+        summary: "The probe mesh: each observer's latest probe of each target, per layer",
         parameters: [
           {
             name: 'layer',
             in: 'query',
             required: false,
-            description: 'adds `status`, that layer\'s result, to every cell',
+            description: "adds `status`, that layer's result, to every cell",
             schema: layer,
           },
         ],
@@ -155,10 +166,32 @@ export const OPENAPI_DOCUMENT: Json = {
         operationId: 'listIncidents',
         summary: 'Incidents, newest first',
         parameters: [
-          { name: 'status', in: 'query', required: false, schema: { type: 'string', enum: ['open', 'resolved'] } },
-          { name: 'node', in: 'query', required: false, description: 'only incidents involving this node', schema: str },
-          { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
-          { name: 'before', in: 'query', required: false, description: 'only incidents opened before this instant (paging)', schema: time },
+          {
+            name: 'status',
+            in: 'query',
+            required: false,
+            schema: { type: 'string', enum: ['open', 'resolved'] },
+          },
+          {
+            name: 'node',
+            in: 'query',
+            required: false,
+            description: 'only incidents involving this node',
+            schema: str,
+          },
+          {
+            name: 'limit',
+            in: 'query',
+            required: false,
+            schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          },
+          {
+            name: 'before',
+            in: 'query',
+            required: false,
+            description: 'only incidents opened before this instant (paging)',
+            schema: time,
+          },
         ],
         responses: {
           '200': json(obj({ incidents: arrayOf(ref('IncidentSummary')) }), 'incidents'),
@@ -169,7 +202,8 @@ export const OPENAPI_DOCUMENT: Json = {
     '/api/v1/incidents/{id}': {
       get: {
         operationId: 'getIncident',
-        summary: 'One incident: timeline, evidence, verdict and confidence, remediation steps, brake states, audit trail',
+        summary:
+          'One incident: timeline, evidence, verdict and confidence, remediation steps, brake states, audit trail',
         parameters: [idParam('id', 'incident id')],
         responses: {
           '200': json(ref('IncidentDetail'), 'the incident'),
@@ -180,12 +214,30 @@ export const OPENAPI_DOCUMENT: Json = {
     '/api/v1/incidents/{id}/report': {
       get: {
         operationId: 'getReport',
-        summary: 'The incident report (the seed report\'s sections), Markdown in English or Korean, or JSON',
+        summary:
+          "The incident report (the seed report's sections), Markdown in English or Korean, or JSON",
         parameters: [
           idParam('id', 'incident id'),
-          { name: 'format', in: 'query', required: false, schema: { type: 'string', enum: ['md', 'json'], default: 'md' } },
-          { name: 'lang', in: 'query', required: false, description: 'Markdown only', schema: { type: 'string', enum: ['en', 'ko'], default: 'en' } },
-          { name: 'download', in: 'query', required: false, description: '1: Content-Disposition attachment', schema: { type: 'string', enum: ['0', '1'] } },
+          {
+            name: 'format',
+            in: 'query',
+            required: false,
+            schema: { type: 'string', enum: ['md', 'json'], default: 'md' },
+          },
+          {
+            name: 'lang',
+            in: 'query',
+            required: false,
+            description: 'Markdown only',
+            schema: { type: 'string', enum: ['en', 'ko'], default: 'en' },
+          },
+          {
+            name: 'download',
+            in: 'query',
+            required: false,
+            description: '1: Content-Disposition attachment',
+            schema: { type: 'string', enum: ['0', '1'] },
+          },
         ],
         responses: {
           '200': {
@@ -213,10 +265,16 @@ export const OPENAPI_DOCUMENT: Json = {
         operationId: 'events',
         summary:
           'Server-Sent Events: hello, node, incident, verdict, remediation, tick (every 2 s). ' +
-          'Browsers\' EventSource cannot send headers: pass the token as ?access_token= on this route only.',
+          "Browsers' EventSource cannot send headers: pass the token as ?access_token= on this route only.",
         parameters: [
           { name: 'access_token', in: 'query', required: false, schema: str },
-          { name: 'Last-Event-ID', in: 'header', required: false, description: 'replay events after this id (up to 256)', schema: str },
+          {
+            name: 'Last-Event-ID',
+            in: 'header',
+            required: false,
+            description: 'replay events after this id (up to 256)',
+            schema: str,
+          },
         ],
         responses: {
           '200': {
@@ -258,7 +316,10 @@ export const OPENAPI_DOCUMENT: Json = {
         situation: { type: 'string', enum: ['normal', 'partition', 'control-plane-side'] },
         synced: { type: 'boolean' },
         apiServerConnected: { type: 'boolean' },
-        nodes: obj({ total: { type: 'integer' }, byHealth: { type: 'object', additionalProperties: { type: 'integer' } } }),
+        nodes: obj({
+          total: { type: 'integer' },
+          byHealth: { type: 'object', additionalProperties: { type: 'integer' } },
+        }),
         openIncidents: { type: 'integer' },
         auth: ref('AuthMode'),
       }),
@@ -267,7 +328,13 @@ export const OPENAPI_DOCUMENT: Json = {
         mig: { type: 'boolean' },
         maxUsedPct: { type: 'number' },
         readings: arrayOf(
-          obj({ gpu: str, migInstance: strOrNull, migProfile: strOrNull, usedPct: { type: 'number' }, at: time }),
+          obj({
+            gpu: str,
+            migInstance: strOrNull,
+            migProfile: strOrNull,
+            usedPct: { type: 'number' },
+            at: time,
+          }),
         ),
       }),
       Node: obj({
@@ -312,7 +379,8 @@ export const OPENAPI_DOCUMENT: Json = {
       }),
       Incident: {
         type: 'object',
-        description: 'The stored incident (src/core/incident.ts): id, kind, status, nodes, times, summary, timeline[], affectedPods[]',
+        description:
+          'The stored incident (src/core/incident.ts): id, kind, status, nodes, times, summary, timeline[], affectedPods[]',
         required: ['id', 'kind', 'status', 'nodes', 'openedAt', 'timeline', 'affectedPods'],
         properties: {
           timeline: arrayOf(obj({ at: time, kind: str, message: str, 'node?': str })),
@@ -328,11 +396,13 @@ export const OPENAPI_DOCUMENT: Json = {
             obj({
               verdict: {
                 type: 'object',
-                description: 'src/core/classify.ts Verdict: rootCause, confidence (0–1), rule, decidedAt, findings, correlations, missing, candidates, reliedOn',
+                description:
+                  'src/core/classify.ts Verdict: rootCause, confidence (0–1), rule, decidedAt, findings, correlations, missing, candidates, reliedOn',
               },
               evidence: arrayOf({
                 type: 'object',
-                description: 'src/core/evidence.ts Evidence: source, observedAt, durationMs, status, summary, data',
+                description:
+                  'src/core/evidence.ts Evidence: source, observedAt, durationMs, status, summary, data',
               }),
               zone: str,
               decidedAt: time,
@@ -341,7 +411,17 @@ export const OPENAPI_DOCUMENT: Json = {
           ],
         },
         remediation: ref('Remediations'),
-        audit: arrayOf(obj({ id: str, at: time, actor: str, action: str, reason: str, result: str, durationMs: { type: 'number' } })),
+        audit: arrayOf(
+          obj({
+            id: str,
+            at: time,
+            actor: str,
+            action: str,
+            reason: str,
+            result: str,
+            durationMs: { type: 'number' },
+          }),
+        ),
         reports: { oneOf: [obj({ en: str, ko: str, json: str }), { type: 'null' }] },
       }),
       Step: obj({
@@ -371,7 +451,10 @@ export const OPENAPI_DOCUMENT: Json = {
         description: 'src/server/api/types.ts ApiEvent, discriminated by `type`',
         required: ['type'],
         properties: {
-          type: { type: 'string', enum: ['hello', 'node', 'incident', 'verdict', 'remediation', 'tick'] },
+          type: {
+            type: 'string',
+            enum: ['hello', 'node', 'incident', 'verdict', 'remediation', 'tick'],
+          },
         },
       },
     },

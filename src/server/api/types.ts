@@ -9,8 +9,19 @@ import type { Verdict } from '../../core/classify.ts';
 import type { ConditionStatus } from '../../core/cluster.ts';
 import type { Situation } from '../../core/detection-cluster.ts';
 import type { Evidence } from '../../core/evidence.ts';
-import type { Incident, IncidentKind, IncidentStatus, NodeHealth, RootCause } from '../../core/incident.ts';
+import type {
+  Incident,
+  IncidentKind,
+  IncidentStatus,
+  NodeHealth,
+  RootCause,
+} from '../../core/incident.ts';
 import type { Layer, LayerStatus } from '../../core/probe.ts';
+import type { RemediationOverview } from '../../remediate/control.ts';
+
+export type { Remediation, StepState, StepStatus } from '../../core/remediation.ts';
+export type { BrakeState } from '../../core/remediation-brakes.ts';
+export type { RemediationOverview } from '../../remediate/control.ts';
 
 /** `GET /api/v1/status`: what is serving, its clock, and the cluster at a glance. */
 export interface StatusView {
@@ -29,7 +40,10 @@ export interface StatusView {
   /** False while the caches have not been listed once (controller start-up). */
   readonly synced: boolean;
   readonly apiServerConnected: boolean;
-  readonly nodes: { readonly total: number; readonly byHealth: Readonly<Record<NodeHealth, number>> };
+  readonly nodes: {
+    readonly total: number;
+    readonly byHealth: Readonly<Record<NodeHealth, number>>;
+  };
   readonly openIncidents: number;
   /** How the API authenticates: `none` (demo on loopback), `tokens`, `tokenreview`. */
   readonly auth: AuthMode;
@@ -140,46 +154,13 @@ export interface IncidentsView {
   readonly incidents: readonly IncidentSummary[];
 }
 
-/** Remediation as the ladder reports it (see docs/recovery.md for its states). */
-export type RemediationMode = 'off' | 'dry-run' | 'approve' | 'auto';
-
-export interface RemediationStepView {
-  /** Stable within its remediation, e.g. `soft-reboot`. */
-  readonly id: string;
-  readonly action: string;
-  /** e.g. `pending`, `waiting-approval`, `running`, `succeeded`, `failed`, `timeout`, `skipped`, `rejected`. */
-  readonly state: string;
-  readonly startedAt: string | null;
-  readonly endedAt: string | null;
-  readonly detail: string;
-  /** Who approved (or rejected) it, when someone did. */
-  readonly decidedBy: string | null;
-}
-
-export interface RemediationView {
-  readonly id: string;
-  readonly incidentId: string;
-  readonly node: string;
-  readonly mode: RemediationMode;
-  /** e.g. `running`, `waiting-approval`, `succeeded`, `failed`, `escalated`, `held`. */
-  readonly state: string;
-  readonly steps: readonly RemediationStepView[];
-}
-
-export interface BrakeView {
-  readonly name: string;
-  /** True while the brake stops remediation. */
-  readonly engaged: boolean;
-  readonly detail: string;
-}
-
-/** `GET /api/v1/remediations`. */
-export interface RemediationsView {
-  /** Null where no remediation ladder runs (it is off or not built in). */
-  readonly mode: RemediationMode | null;
-  readonly brakes: readonly BrakeView[];
-  readonly remediations: readonly RemediationView[];
-}
+/**
+ * `GET /api/v1/remediations`: the remediation ladder's own overview
+ * (src/remediate/control.ts: mode, remediations with their steps, brakes,
+ * capacity guard findings), plus `enabled` — false where no ladder runs in
+ * this process (then the lists are empty and `mode` is `off`).
+ */
+export type RemediationsView = RemediationOverview & { readonly enabled: boolean };
 
 /** The incident's audit trail, without the evidence bundles (they are in `diagnosis`). */
 export interface AuditView {
@@ -204,6 +185,7 @@ export interface IncidentDetail {
     readonly zone: string;
     readonly decidedAt: string;
   } | null;
+  /** This incident's remediation, and the cluster brakes and its nodes' brakes. */
   readonly remediation: RemediationsView;
   readonly audit: readonly AuditView[];
   /** Where the report is, once there is a diagnosis. */
@@ -241,6 +223,7 @@ export type ApiEvent =
       readonly at: string;
     }
   | {
+      /** A remediation step, approval or refusal was recorded (re-read the incident and /remediations). */
       readonly type: 'remediation';
       readonly incidentId: string | null;
       readonly action: string;
