@@ -60,6 +60,8 @@ export interface DetectionLoopOptions {
    * `transitions`, `situations` and `commands`, oldest dropped first.
    */
   readonly retention?: { readonly resolvedIncidentsMs: number; readonly historyEntries: number };
+  /** Told each evaluation's node state changes (the HTTP API's live events). */
+  readonly onTransitions?: (transitions: readonly Transition[]) => void;
 }
 
 export class DetectionLoop {
@@ -77,6 +79,7 @@ export class DetectionLoop {
   private readonly onSinkError: (error: unknown) => void;
   private sinkQueue: Promise<void> = Promise.resolve();
   private readonly minEvaluateIntervalMs: number;
+  private readonly onTransitions: (transitions: readonly Transition[]) => void;
   private lastEvaluatedAt = Number.NEGATIVE_INFINITY;
   private readonly retention: DetectionLoopOptions['retention'] | null;
   private synced = false;
@@ -96,6 +99,7 @@ export class DetectionLoop {
     this.onSinkError = options.onSinkError ?? (() => undefined);
     this.minEvaluateIntervalMs = options.minEvaluateIntervalMs ?? 0;
     this.retention = options.retention ?? null;
+    this.onTransitions = options.onTransitions ?? (() => undefined);
     this.incidents = [...(options.initialIncidents ?? [])];
   }
 
@@ -171,6 +175,7 @@ export class DetectionLoop {
     );
     this.state = result.state;
     this.transitions.push(...result.transitions);
+    if (result.transitions.length > 0) this.onTransitions(result.transitions);
     if (this.situations[this.situations.length - 1]?.situation !== result.situation) {
       this.situations.push({ at: now, situation: result.situation });
     }

@@ -10,6 +10,14 @@ import { mttdSeconds, mttrSeconds } from '../core/incident.ts';
 import { SimMesh } from '../sim/mesh.ts';
 import { seedScenario } from '../sim/seed-scenario.ts';
 import { SCENARIOS, type ScenarioName } from './scenarios.ts';
+import { silentLogger, type Logger } from '../core/logger.ts';
+import { storeSink } from '../controller/store-sink.ts';
+import { recordDiagnosis } from '../diagnose/stored.ts';
+import { openStore } from '../store/open.ts';
+import { NoAuth } from '../server/api/auth.ts';
+import { EventHub, observedStore } from '../server/api/events.ts';
+import { LiveReadModel } from '../server/api/read-model.ts';
+import { serveApi, type Serving } from '../server/api/serve.ts';
 
 /**
  * The whole detection pipeline in one process on the simulated cluster,
@@ -28,6 +36,20 @@ export interface DemoOptions {
   readonly timeZone: string;
   /** Where the incident reports are written; default a new directory under the system temp dir. */
   readonly reportDir?: string;
+  /**
+   * Serve the HTTP API and the dashboard here while the demo runs, without
+   * authentication (so: loopback only); null serves nothing.
+   */
+  readonly serve: { readonly host: string; readonly port: number } | null;
+  /** After the summary, keep the simulated cluster running and serving until the signal aborts. */
+  readonly keepServing: boolean;
+  /** The built dashboard; default dist/web of this package. */
+  readonly webRoot?: string;
+  /** Called with the dashboard URL once the server listens. */
+  readonly onListening?: (url: string) => void;
+  readonly version?: string;
+  /** The API server's log (requests, failures); default silent. */
+  readonly log?: Logger;
 }
 
 export const DEFAULT_DEMO: DemoOptions = {
@@ -35,7 +57,12 @@ export const DEFAULT_DEMO: DemoOptions = {
   speed: 20,
   maxSimMs: 20 * 60_000,
   timeZone: 'Asia/Seoul',
+  serve: null,
+  keepServing: false,
 };
+
+/** The demo's default port (`--port`). */
+export const DEFAULT_DEMO_PORT = 8080;
 
 export interface DemoReport {
   readonly incidentId: string;
@@ -117,6 +144,14 @@ export async function runDemo(
   const scrapes = feedSeedGpu(gpu, mig, clock, () => sim.canReport(mig));
   const network = simNetworkSources(sim, clock, mesh);
   const reportDir = options.reportDir ?? (await mkdtemp(join(tmpdir(), 'nodewarden-demo-')));
+  // The same store the controller writes (in memory): the API reads incidents, diagnoses and audits from it.
+  const hub = new EventHub();
+  const log = options.log ?? silentLogger;
+  const store = observedStore(await openStore('sqlite::memory:'), hub, (error) =>
+    log.log('warn', 'could not publish a store change', {
+      error: error instanceof Error ? error.message : String(error),
+    }),
+  );
   await mkdir(reportDir, { recursive: true });
   const reports: DemoReport[] = [];
   // Diagnosis lines are printed after the decisions of the same tick, in time order.
@@ -144,6 +179,9 @@ export async function runDemo(
       },
     )
       .then(async (d: Diagnosis) => {
+        // Kept with the incident as the controller keeps it, once the incident itself is stored.
+        await loop.flushed();
+        await recordDiagnosis(store, incident, d, 'controller/demo');
         const base = join(reportDir, incident.id);
         const files = { en: `${base}.en.md`, ko: `${base}.ko.md`, json: `${base}.json` };
         await Promise.all([
@@ -177,13 +215,63 @@ export async function runDemo(
     diagnoses.push(job);
   };
   // The sink sees each decision at its simulated instant: the diagnosis starts the moment the incident opens.
+  // The demo prints every decision itself; the sink's own log lines would repeat them.
+  const toStore = storeSink(store, silentLogger, () => undefined);
   const loop = new DetectionLoop(sim, clock, mesh, {
-    sink: (commands) => {
+    sink: (commands, incidents) => {
       for (const command of commands) if (command.kind === 'open') diagnoseAtOpen(command.incident);
-      return Promise.resolve();
+      return toStore(commands, incidents);
+    },
+    onSinkError: (error) =>
+      print(
+        `could not record an incident change: ${error instanceof Error ? error.message : String(error)}`,
+      ),
+    onTransitions: (transitions) => {
+      for (const t of transitions)
+        hub.publish({
+          type: 'node',
+          node: t.node,
+          from: t.from,
+          to: t.to,
+          at: new Date(t.at).toISOString(),
+          reason: t.reason,
+        });
     },
   });
   await loop.start();
+
+  let serving: Serving | null = null;
+  if (options.serve !== null) {
+    const model = new LiveReadModel({
+      mode: 'demo',
+      version: options.version ?? 'dev',
+      speed: options.speed,
+      zone: options.timeZone,
+      scenario: scenario.name,
+      clock,
+      view: sim,
+      loop,
+      observations: mesh,
+      store,
+      hub,
+      gpu,
+      remediation: null,
+      synced: () => true,
+    });
+    serving = await serveApi({
+      ...options.serve,
+      portFlag: '--port',
+      model,
+      auth: new NoAuth(),
+      log,
+      ...(options.webRoot === undefined ? {} : { webRoot: options.webRoot }),
+      ready: () => ({ ok: true, reason: '' }),
+    });
+    print(
+      `dashboard: ${serving.url}  (HTTP API at ${serving.url}api/v1/ — no authentication, so it listens on ${options.serve.host} only)`,
+    );
+    options.onListening?.(serving.url);
+  }
 
   print(`scenario ${scenario.name}: ${scenario.title}`);
   print(
@@ -211,57 +299,69 @@ export async function runDemo(
   };
 
   const started = performance.now();
-  const breakAt = seed.cutAt;
-  const recoverAt = breakAt + scenario.recoverAfterMs;
-  let broken = false;
-  let recovered = false;
-  const tickMs = 50;
-  while (!signal?.aborted) {
-    const target = clock.now() + tickMs * options.speed;
-    if (!broken && target >= breakAt) {
-      await clock.advanceAsync(breakAt - clock.now());
+  try {
+    const breakAt = seed.cutAt;
+    const recoverAt = breakAt + scenario.recoverAfterMs;
+    let broken = false;
+    let recovered = false;
+    const tickMs = 50;
+    while (!signal?.aborted) {
+      const target = clock.now() + tickMs * options.speed;
+      if (!broken && target >= breakAt) {
+        await clock.advanceAsync(breakAt - clock.now());
+        flush();
+        print(`${at(clock.now())}  FAULT     ${scenario.breakIt(sim, mig, survivors)}`);
+        broken = true;
+      } else if (broken && !recovered && target >= recoverAt) {
+        await clock.advanceAsync(recoverAt - clock.now());
+        flush();
+        print(`${at(clock.now())}  RECOVER   ${scenario.recoverIt(sim, mig, survivors)}`);
+        recovered = true;
+      } else {
+        await clock.advanceAsync(target - clock.now());
+      }
       flush();
-      print(`${at(clock.now())}  FAULT     ${scenario.breakIt(sim, mig, survivors)}`);
-      broken = true;
-    } else if (broken && !recovered && target >= recoverAt) {
-      await clock.advanceAsync(recoverAt - clock.now());
-      flush();
-      print(`${at(clock.now())}  RECOVER   ${scenario.recoverIt(sim, mig, survivors)}`);
-      recovered = true;
-    } else {
-      await clock.advanceAsync(target - clock.now());
+      const all = loop.incidents;
+      if (recovered && running === 0 && all.length > 0 && all.every((i) => i.status === 'resolved'))
+        break;
+      if (clock.now() - breakAt > options.maxSimMs) {
+        print(`stopping: nothing resolved ${duration(options.maxSimMs / 1000)} after the fault`);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, tickMs));
     }
-    flush();
-    const all = loop.incidents;
-    if (recovered && running === 0 && all.length > 0 && all.every((i) => i.status === 'resolved'))
-      break;
-    if (clock.now() - breakAt > options.maxSimMs) {
-      print(`stopping: nothing resolved ${duration(options.maxSimMs / 1000)} after the fault`);
-      break;
-    }
-    await new Promise((r) => setTimeout(r, tickMs));
-  }
-  await loop.stop();
-  scrapes.cancel();
-  // Diagnoses still waiting on the simulated clock when the demo was stopped never finish.
-  if (running === 0) await Promise.all(diagnoses);
+    const wallSeconds = (performance.now() - started) / 1000;
+    // Diagnoses still waiting on the simulated clock when the demo was stopped never finish.
+    if (running === 0) await Promise.all(diagnoses);
 
-  print('');
-  for (const incident of loop.incidents) {
-    print(
-      `summary: ${incident.id} — ${incident.kind} incident on ${incident.nodes.join(', ')}; ` +
-        `MTTD ${duration(mttdSeconds(incident))} (the seed: 4 min, noticed after 3 h 24 min); ` +
-        `MTTR ${duration(mttrSeconds(incident))} (the seed: 6 h 48 min); ${incident.timeline.length} timeline entries.`,
-    );
+    print('');
+    for (const incident of loop.incidents) {
+      print(
+        `summary: ${incident.id} — ${incident.kind} incident on ${incident.nodes.join(', ')}; ` +
+          `MTTD ${duration(mttdSeconds(incident))} (the seed: 4 min, noticed after 3 h 24 min); ` +
+          `MTTR ${duration(mttrSeconds(incident))} (the seed: 6 h 48 min); ${incident.timeline.length} timeline entries.`,
+      );
+    }
+    for (const r of reports) {
+      print(
+        `report: ${r.incidentId} — ${r.rootCause} (confidence ${r.confidence}), ready ${(r.totalMs / 1000).toFixed(1)} s after the incident opened: ${r.en} (English), ${r.ko} (Korean), ${r.json} (JSON)`,
+      );
+    }
+    const result = { incidents: loop.incidents, wallSeconds, reports };
+    if (serving !== null && options.keepServing && !signal?.aborted) {
+      print(`still serving ${serving.url} with the simulated cluster running on — Ctrl-C stops`);
+      while (!signal?.aborted) {
+        await clock.advanceAsync(tickMs * options.speed);
+        flush();
+        await new Promise((r) => setTimeout(r, tickMs));
+      }
+    }
+    return result;
+  } finally {
+    await loop.stop();
+    scrapes.cancel();
+    await loop.flushed();
+    await serving?.close();
+    await store.close();
   }
-  for (const r of reports) {
-    print(
-      `report: ${r.incidentId} — ${r.rootCause} (confidence ${r.confidence}), ready ${(r.totalMs / 1000).toFixed(1)} s after the incident opened: ${r.en} (English), ${r.ko} (Korean), ${r.json} (JSON)`,
-    );
-  }
-  return {
-    incidents: loop.incidents,
-    wallSeconds: (performance.now() - started) / 1000,
-    reports,
-  };
 }

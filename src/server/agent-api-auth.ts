@@ -29,7 +29,8 @@ export interface TokenEntry<P = Principal> {
 export const MIN_TOKEN_LENGTH = 16;
 
 /** SHA-256 of a token: what token files are compared by (in constant time). */
-export const digest = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
+export const digest = (token: string): Buffer =>
+  createHash('sha256').update(token, 'utf8').digest();
 
 /** A token long enough not to be guessed, without spaces; BAD_INPUT naming `where` otherwise. */
 export function checkToken(token: string, where: string): string {

@@ -89,14 +89,19 @@ export function dashboardRoute(root: string = defaultDashboardRoot()): Route {
     }
     if (info === null || !info.isFile()) {
       if (extname(path) !== '') {
-        res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(`no file ${path}\n`);
+        res
+          .writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
+          .end(`no file ${path}\n`);
         return true;
       }
       target = index;
       info = await stat(index).catch(() => null);
       if (info === null) {
         res
-          .writeHead(503, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+          .writeHead(503, {
+            'content-type': 'text/html; charset=utf-8',
+            'cache-control': 'no-store',
+          })
           .end(req.method === 'HEAD' ? undefined : notBuilt(base));
         return true;
       }

@@ -130,6 +130,11 @@ export function httpStatusFor(code: ApiErrorCode): number {
 /** Any thrown value as an ApiError: domain errors keep their code and hint, the rest are INTERNAL. */
 export function toApiError(error: unknown, where: string): ApiError {
   if (error instanceof ApiError) return error;
-  if (error instanceof NodeWardenError) return new ApiError(error.code, error.message, error.hint ?? '');
-  return new ApiError('INTERNAL', `internal error: ${describeError(error)}`, `see the ${where} log`);
+  if (error instanceof NodeWardenError)
+    return new ApiError(error.code, error.message, error.hint ?? '');
+  return new ApiError(
+    'INTERNAL',
+    `internal error: ${describeError(error)}`,
+    `see the ${where} log`,
+  );
 }

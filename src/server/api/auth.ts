@@ -53,7 +53,10 @@ const noToken = (how: string): UnauthenticatedError =>
 export class NoAuth implements ApiAuthenticator {
   readonly mode = 'none';
   authenticate(): Promise<ApiPrincipal> {
-    return Promise.resolve({ subject: 'anonymous (no authentication: demo on loopback)', role: 'admin' });
+    return Promise.resolve({
+      subject: 'anonymous (no authentication: demo on loopback)',
+      role: 'admin',
+    });
   }
 }
 
@@ -105,18 +108,25 @@ export class TokenFileAuth implements ApiAuthenticator {
         ),
       );
     }
-    if (token === null) return Promise.reject(noToken('use a token from the read or admin token file'));
+    if (token === null)
+      return Promise.reject(noToken('use a token from the read or admin token file'));
     const presented = digest(token);
     let found: ApiPrincipal | null = null;
     const now = Date.now();
     for (const file of this.#files)
       for (const entry of file.entries(now))
         // No early exit: every entry is compared whatever matched. An admin entry wins over read.
-        if (timingSafeEqual(presented, entry.digest) && (found === null || entry.principal.role === 'admin'))
+        if (
+          timingSafeEqual(presented, entry.digest) &&
+          (found === null || entry.principal.role === 'admin')
+        )
           found = entry.principal;
     if (found === null) {
       return Promise.reject(
-        new UnauthenticatedError('the bearer token is not valid', 'use a token from the read or admin token file'),
+        new UnauthenticatedError(
+          'the bearer token is not valid',
+          'use a token from the read or admin token file',
+        ),
       );
     }
     return Promise.resolve(found);
@@ -177,7 +187,8 @@ export class TokenReviewAuth implements ApiAuthenticator {
   }
 
   async authenticate(token: string | null): Promise<ApiPrincipal> {
-    if (token === null) throw noToken('send a Kubernetes service-account token (kubectl create token …)');
+    if (token === null)
+      throw noToken('send a Kubernetes service-account token (kubectl create token …)');
     const key = digest(token).toString('hex');
     const now = this.#now();
     const cached = this.#cache.get(key);
@@ -186,7 +197,10 @@ export class TokenReviewAuth implements ApiAuthenticator {
     else {
       principal = await this.#review(token);
       if (this.#cache.size > 1_000) this.#cache.clear();
-      this.#cache.set(key, { until: now + (principal === null ? 2_000 : this.#cacheMs), principal });
+      this.#cache.set(key, {
+        until: now + (principal === null ? 2_000 : this.#cacheMs),
+        principal,
+      });
     }
     if (principal === null) {
       throw new UnauthenticatedError(

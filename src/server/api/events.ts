@@ -139,7 +139,9 @@ export function observedStore(
         return overrides[prop as keyof IncidentStore];
       const value: unknown = Reflect.get(target, prop, target);
       // Adapters keep private fields: their methods must run with the adapter as `this`.
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      return typeof value === 'function'
+        ? (value as (...a: unknown[]) => unknown).bind(target)
+        : value;
     },
   });
 }

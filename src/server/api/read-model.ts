@@ -26,8 +26,11 @@ import {
 import { renderJson } from '../../report/json.ts';
 import { renderMarkdown } from '../../report/markdown.ts';
 import type { AuditRecord, IncidentQuery, IncidentStore } from '../../store/port.ts';
-import { NotFoundError, ApiError } from '../http-errors.ts';
-import { EventHub, incidentSummary, type EventListener } from './events.ts';
+import type { Remediation } from '../../core/remediation.ts';
+import type { RemediationControl } from '../../remediate/control.ts';
+import { ApiError, NotFoundError } from '../http-errors.ts';
+import type { EventHub } from './events.ts';
+import { incidentSummary, type EventListener } from './events.ts';
 import type {
   GpuSummary,
   IncidentDetail,
@@ -37,7 +40,6 @@ import type {
   NodesView,
   NodeView,
   RemediationsView,
-  RemediationView,
   StatusView,
 } from './types.ts';
 
@@ -55,28 +57,18 @@ export interface ApiReadModel {
   incident(id: string): Promise<IncidentDetail>;
   /** NOT_FOUND for an unknown id or an incident not diagnosed yet. */
   report(id: string, format: ReportFormat, lang: ReportLang): Promise<string>;
-  remediations(): Promise<RemediationsView>;
-  /** NOT_FOUND (remediation, step), CONFLICT (not waiting), UNAVAILABLE (no ladder). */
+  remediations(): RemediationsView;
+  /**
+   * Approves or rejects a step (its 0-based index or its kind, e.g. `soft-reboot`).
+   * NOT_FOUND (remediation, step), CONFLICT (not awaiting approval), UNAVAILABLE (no ladder).
+   */
   decide(
     remediationId: string,
-    stepId: string,
+    step: string,
     decision: Decision,
-    actor: string,
-    reason: string,
-  ): Promise<RemediationView>;
+    approver: string,
+  ): Promise<Remediation>;
   subscribe(listener: EventListener, lastEventId?: number): () => void;
-}
-
-/** The remediation ladder as the API needs it (src/remediate adapts to this). */
-export interface RemediationControl {
-  view(): Promise<RemediationsView>;
-  decide(
-    remediationId: string,
-    stepId: string,
-    decision: Decision,
-    actor: string,
-    reason: string,
-  ): Promise<RemediationView>;
 }
 
 export interface LiveParts {
@@ -93,6 +85,7 @@ export interface LiveParts {
   readonly store: IncidentStore;
   readonly hub: EventHub;
   readonly gpu: GpuHistory | null;
+  /** The ladder's control (src/remediate/control.ts); null where none runs. */
   readonly remediation: RemediationControl | null;
   readonly synced: () => boolean;
 }
@@ -307,7 +300,7 @@ export class LiveReadModel implements ApiReadModel {
     const audit = await this.parts.store.listAudit(id);
     const diagnosed = audit.some((r) => r.action === DIAGNOSIS_ACTION);
     const stored = diagnosed ? await loadDiagnosis(this.parts.store, id) : null;
-    const all = await this.remediations();
+    const all = this.remediations();
     const base = `/api/v1/incidents/${encodeURIComponent(id)}/report`;
     return {
       incident,
@@ -322,7 +315,12 @@ export class LiveReadModel implements ApiReadModel {
               zone: stored.zone,
               decidedAt: stored.decidedAt,
             },
-      remediation: { ...all, remediations: all.remediations.filter((r) => r.incidentId === id) },
+      remediation: {
+        ...all,
+        remediations: all.remediations.filter((r) => r.incidentId === id),
+        brakes: all.brakes.filter((b) => b.node === null || incident.nodes.includes(b.node)),
+        capacity: all.capacity.filter((c) => incident.nodes.includes(c.node)),
+      },
       audit: audit.map((r) => ({
         id: r.id,
         at: r.at,
@@ -358,30 +356,60 @@ export class LiveReadModel implements ApiReadModel {
     return format === 'json' ? renderJson(input) + '\n' : renderMarkdown(input, lang);
   }
 
-  async remediations(): Promise<RemediationsView> {
+  remediations(): RemediationsView {
     const control = this.parts.remediation;
-    if (control === null) return { mode: null, brakes: [], remediations: [] };
-    return control.view();
+    if (control === null)
+      return {
+        enabled: false,
+        mode: 'off',
+        remediations: [],
+        brakes: [],
+        capacity: [],
+        policySource: 'no remediation ladder in this process',
+        evaluatedAt: null,
+      };
+    return { enabled: true, ...control.overview() };
   }
 
-  decide(
+  async decide(
     remediationId: string,
-    stepId: string,
+    step: string,
     decision: Decision,
-    actor: string,
-    reason: string,
-  ): Promise<RemediationView> {
+    approver: string,
+  ): Promise<Remediation> {
     const control = this.parts.remediation;
     if (control === null) {
-      return Promise.reject(
-        new ApiError(
-          'UNAVAILABLE',
-          'no remediation ladder runs in this process, so there is nothing to approve',
-          'start the controller with --remediation-mode approve (the demo: --scenario approve)',
-        ),
+      throw new ApiError(
+        'UNAVAILABLE',
+        'no remediation ladder runs in this process, so there is nothing to approve',
+        'start the controller with --remediation-mode approve (the demo: --scenario approve)',
       );
     }
-    return control.decide(remediationId, stepId, decision, actor, reason);
+    let remediation: Remediation;
+    try {
+      remediation = control.get(remediationId);
+    } catch (error) {
+      if (error instanceof NodeWardenError && error.code === 'NOT_FOUND')
+        throw new NotFoundError(
+          `no remediation ${remediationId}`,
+          'list them with GET /api/v1/remediations',
+          'path.id',
+        );
+      throw error;
+    }
+    const index = /^\d+$/.test(step)
+      ? Number(step)
+      : remediation.steps.findIndex((s) => s.step === step);
+    if (index < 0 || index >= remediation.steps.length) {
+      throw new NotFoundError(
+        `remediation ${remediationId} has no step ${step}`,
+        `its steps are 0–${remediation.steps.length - 1}: ${remediation.steps.map((s) => s.step).join(', ')}`,
+        'path.step',
+      );
+    }
+    return decision === 'approve'
+      ? control.approve(remediationId, index, approver)
+      : control.reject(remediationId, index, approver);
   }
 
   subscribe(listener: EventListener, lastEventId?: number): () => void {

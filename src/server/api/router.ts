@@ -64,7 +64,7 @@ export interface ApiOptions {
   readonly log: Logger;
   /** Wall-clock ms between `tick` events on open event streams. Default 2000. */
   readonly tickMs?: number;
-  /** Largest request body accepted (approve/reject). Default 16 KiB. */
+  /** Largest request body accepted (approve/reject take none). Default 4 KiB. */
   readonly maxBodyBytes?: number;
 }
 
@@ -78,7 +78,12 @@ export interface ApiServer {
   close(): void;
 }
 
-const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+const json = (
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void => {
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'cache-control': 'no-store',
@@ -87,7 +92,12 @@ const json = (res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(JSON.stringify(body) + '\n');
 };
 
-function oneOf<T extends string>(url: URL, name: string, allowed: readonly T[], fallback: T | null): T | null {
+function oneOf<T extends string>(
+  url: URL,
+  name: string,
+  allowed: readonly T[],
+  fallback: T | null,
+): T | null {
   const value = url.searchParams.get(name);
   if (value === null) return fallback;
   if (!(allowed as readonly string[]).includes(value))
@@ -137,47 +147,41 @@ function nodeParam(url: URL): string | undefined {
   return value;
 }
 
-/** Reads an optional small JSON body `{reason?}`. */
-async function decisionBody(req: IncomingMessage, max: number): Promise<string> {
-  const declared = Number(req.headers['content-length'] ?? '0');
-  const chunked = req.headers['transfer-encoding'] !== undefined;
-  if (declared === 0 && !chunked) return '';
-  const type = req.headers['content-type'] ?? '';
-  if (!/^application\/json\s*(;|$)/i.test(type))
-    throw new UnsupportedMediaTypeError(
-      `content-type "${type}" is not application/json`,
-      'send no body, or {"reason": "…"} with Content-Type: application/json',
-    );
-  const tooLarge = (): TooLargeError =>
-    new TooLargeError(`request body is larger than ${max} bytes`, 'send {"reason": "…"} of at most 500 characters');
-  if (declared > max) throw tooLarge();
+/** Approve and reject take no body; an empty JSON object is accepted (clients that always send one). */
+async function emptyBody(req: IncomingMessage, max: number): Promise<void> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).byteLength;
-    if (size > max) throw tooLarge();
+    if (size > max)
+      throw new TooLargeError(`request body is larger than ${max} bytes`, 'send no body');
     chunks.push(chunk as Buffer);
   }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (text === '') return;
+  const type = req.headers['content-type'] ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(type))
+    throw new UnsupportedMediaTypeError(
+      `content-type "${type}" is not application/json`,
+      'send no body (or {} as application/json)',
+    );
   let body: unknown;
   try {
-    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    body = JSON.parse(text);
   } catch (error) {
-    throw new BadRequestError(`body is not JSON: ${describeError(error)}`, 'send {"reason": "…"}', 'body');
+    throw new BadRequestError(`body is not JSON: ${describeError(error)}`, 'send no body', 'body');
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body))
-    throw new BadRequestError('body is not a JSON object', 'send {"reason": "…"}', 'body');
-  for (const key of Object.keys(body))
-    if (key !== 'reason')
-      throw new BadRequestError(`body field ${key} is unknown`, 'the only field is reason', `body.${key}`);
-  const reason = (body as { reason?: unknown }).reason;
-  if (reason === undefined) return '';
-  if (typeof reason !== 'string' || reason.length > 500)
+  if (
+    typeof body !== 'object' ||
+    body === null ||
+    Array.isArray(body) ||
+    Object.keys(body).length > 0
+  )
     throw new BadRequestError(
-      'body.reason must be a string of at most 500 characters',
-      'say in a sentence why, e.g. {"reason": "console shows a kernel panic"}',
-      'body.reason',
+      `body ${text.length > 60 ? `${text.slice(0, 60)}…` : text} is not empty: approve and reject take no fields`,
+      'send no body: the approver is the caller of the token',
+      `body.${typeof body === 'object' && body !== null ? (Object.keys(body)[0] ?? '') : ''}`,
     );
-  return reason;
 }
 
 /** Matches a concrete path against a template; the decoded parameters, or null. */
@@ -213,7 +217,7 @@ function sseWrite(res: ServerResponse, e: NumberedEvent): void {
 
 export function createApi(options: ApiOptions): ApiServer {
   const { model, auth, log } = options;
-  const maxBody = options.maxBodyBytes ?? 16 * 1024;
+  const maxBody = options.maxBodyBytes ?? 4 * 1024;
   const streams = new Set<ServerResponse>();
   let ticker: ReturnType<typeof setInterval> | null = null;
 
@@ -233,13 +237,13 @@ export function createApi(options: ApiOptions): ApiServer {
   };
 
   const decide = (decision: Decision) => async (ctx: Context) => {
-    const reason = await decisionBody(ctx.req, maxBody);
+    await emptyBody(ctx.req, maxBody);
+    // The ladder records the approver as user:<approver>.
     const result = await model.decide(
       ctx.params['id'] ?? '',
       ctx.params['step'] ?? '',
       decision,
-      `user:${ctx.principal.subject}`,
-      reason,
+      ctx.principal.subject,
     );
     json(ctx.res, 200, result);
   };
@@ -318,7 +322,7 @@ export function createApi(options: ApiOptions): ApiServer {
         const lang = oneOf<ReportLang>(url, 'lang', ['en', 'ko'], 'en') ?? 'en';
         if (format === 'json' && url.searchParams.has('lang'))
           throw new BadRequestError(
-            'query parameter lang applies to format=md only (the JSON report carries both languages\' data)',
+            "query parameter lang applies to format=md only (the JSON report carries both languages' data)",
             'drop lang, or ask for format=md',
             'query.lang',
           );
@@ -340,7 +344,10 @@ export function createApi(options: ApiOptions): ApiServer {
       path: `${API_PREFIX}/remediations`,
       role: 'read',
       query: [],
-      handle: async ({ res }) => json(res, 200, await model.remediations()),
+      handle: ({ res }) => {
+        json(res, 200, model.remediations());
+        return Promise.resolve();
+      },
     },
     {
       method: 'POST',
