@@ -35,7 +35,14 @@ export interface KubeAccess {
   readonly resourceNames?: readonly string[];
   /** Why the call is made, for docs and for the reviewer of a new row. */
   readonly why: string;
+  /**
+   * Granted only when the chart enables this feature (`rbac.<feature>`):
+   * remediation writes are not needed to detect or to dry-run.
+   */
+  readonly feature?: AccessFeature;
 }
+
+export type AccessFeature = 'remediation';
 
 /** The leader-election Lease's fixed name (src/controller/controller.ts). */
 export const CONTROLLER_LEASE_NAME = 'nodewarden-controller';
@@ -107,6 +114,24 @@ export const CONTROLLER_ACCESS: readonly KubeAccess[] = [
     resourceNames: [CONTROLLER_LEASE_NAME],
     why: 'leader election: read, acquire and renew the Lease',
   },
+  {
+    module: 'src/kube/cluster-writer.ts',
+    apiGroup: '',
+    resource: 'nodes',
+    verbs: ['get', 'patch'],
+    scope: cluster,
+    feature: 'remediation',
+    why: 'remediation: read a node, then cordon and taint it with a JSON Patch that tests its resourceVersion',
+  },
+  {
+    module: 'src/kube/cluster-writer.ts',
+    apiGroup: 'cluster.x-k8s.io',
+    resource: 'machines',
+    verbs: ['patch'],
+    scope: cluster,
+    feature: 'remediation',
+    why: 'remediation: hand a node to Cluster API (the remediate-machine annotation on its Machine)',
+  },
 ];
 
 /**
@@ -129,14 +154,17 @@ export interface RbacRule {
 /**
  * The table as single (namespace, group, resource, verb, name) grants, the
  * form both the table and the chart's Roles reduce to for comparison.
- * `releaseNamespace` is where the chart is installed.
+ * `releaseNamespace` is where the chart is installed; rows of a feature
+ * count only when `features` has it.
  */
 export function accessGrants(
   table: readonly KubeAccess[],
   releaseNamespace: string,
+  features: ReadonlySet<AccessFeature> = new Set(),
 ): readonly RbacRule[] {
   const out = new Map<string, RbacRule>();
   for (const row of table) {
+    if (row.feature !== undefined && !features.has(row.feature)) continue;
     const namespace =
       row.scope.kind === 'cluster'
         ? null

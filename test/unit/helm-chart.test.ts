@@ -294,15 +294,23 @@ describe('RBAC: exactly the calls the code makes', () => {
     return out;
   }
 
-  it('the chart grants what src/kube/access.ts lists, no more and no less', async () => {
-    const objects = await renderChart(EVERYTHING);
-    const granted = chartGrants(objects).map(grantKey).sort();
-    const needed = accessGrants(CONTROLLER_ACCESS, NAMESPACE).map(grantKey).sort();
-    expect(granted).toEqual(needed);
-  });
+  it.each([
+    ['detection only (default)', {}, []],
+    ['with remediation', { rbac: { remediation: true } }, ['remediation']],
+  ] as const)(
+    'the chart grants what src/kube/access.ts lists, no more and no less: %s',
+    async (_, rbac, features) => {
+      const objects = await renderChart({ ...EVERYTHING, ...rbac });
+      const granted = chartGrants(objects).map(grantKey).sort();
+      const needed = accessGrants(CONTROLLER_ACCESS, NAMESPACE, new Set(features))
+        .map(grantKey)
+        .sort();
+      expect(granted).toEqual(needed);
+    },
+  );
 
   it('no role or binding names the agent, and roles exist only where they are bound', async () => {
-    const objects = await renderChart(EVERYTHING);
+    const objects = await renderChart({ ...EVERYTHING, rbac: { remediation: true } });
     const rbac = objects.filter((o) => o.apiVersion.startsWith('rbac.authorization.k8s.io'));
     expect(JSON.stringify(rbac)).not.toContain(agentName);
     const roles = rbac.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole');
