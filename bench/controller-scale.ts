@@ -497,13 +497,24 @@ async function run(): Promise<Figures> {
     `pods: ${madePods.created} in ${madePods.seconds.toFixed(0)} s (${(madePods.created / madePods.seconds).toFixed(0)}/s, ${madePods.retries} retries)${madePods.cutShort ? ' — stopped by --budget-minutes' : ''}`,
   );
 
-  const nodesReady = await until('kwok to mark the nodes Ready', 600_000, 5_000, async () => {
+  // kwok works through thousands of nodes at the pace the machine allows: give up only
+  // when it stops making progress, not after a fixed time (a busy 2-core box needs long).
+  let lastReady = -1;
+  let stalledSince = Date.now();
+  const nodesReady = await until('kwok to mark the nodes Ready', 1_800_000, 5_000, async () => {
     const ready = await countNodesReady(a);
     say(`nodes Ready: ${ready}/${madeNodes.created}`);
+    if (ready !== lastReady) stalledSince = Date.now();
+    lastReady = ready;
+    if (Date.now() - stalledSince > 180_000) {
+      throw new NodeWardenError('TIMEOUT', `kwok made no node Ready for 3 minutes (${ready})`, {
+        hint: 'read kwok.log in the bench dir (--keep)',
+      });
+    }
     return ready >= madeNodes.created ? ready : null;
   });
   let lastNotRunning = -1;
-  let stalledSince = Date.now();
+  stalledSince = Date.now();
   await until('kwok to mark the pods Running', 1_800_000, 10_000, async () => {
     const notRunning = await countPodsNotRunning(a);
     say(`pods not yet Running: ${notRunning}/${madePods.created}`);
