@@ -37,12 +37,13 @@ export interface KubeAccess {
   readonly why: string;
   /**
    * Granted only when the chart enables this feature (`rbac.<feature>`):
-   * remediation writes are not needed to detect or to dry-run.
+   * remediation writes are not needed to detect or to dry-run, TokenReview
+   * only when the HTTP API authenticates Kubernetes tokens.
    */
   readonly feature?: AccessFeature;
 }
 
-export type AccessFeature = 'remediation';
+export type AccessFeature = 'remediation' | 'tokenReview';
 
 /** The leader-election Lease's fixed name (src/controller/controller.ts). */
 export const CONTROLLER_LEASE_NAME = 'nodewarden-controller';
@@ -131,6 +132,15 @@ export const CONTROLLER_ACCESS: readonly KubeAccess[] = [
     scope: cluster,
     feature: 'remediation',
     why: 'remediation: hand a node to Cluster API (the remediate-machine annotation on its Machine)',
+  },
+  {
+    module: 'src/server/api/auth.ts',
+    apiGroup: 'authentication.k8s.io',
+    resource: 'tokenreviews',
+    verbs: ['create'],
+    scope: cluster,
+    feature: 'tokenReview',
+    why: 'HTTP API auth (--auth tokenreview): ask the API server who a bearer token belongs to',
   },
 ];
 
