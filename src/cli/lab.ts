@@ -1,5 +1,6 @@
 import { NodeWardenError, badInput } from '../core/errors.ts';
 import { runForeground } from '../lab/foreground.ts';
+import { LAB_GPU_HELP, runLabGpu } from './lab-gpu.ts';
 import {
   execPlan,
   labDown,
@@ -30,6 +31,7 @@ Usage:
   nodewarden lab build-helm
   nodewarden lab workload seed
   nodewarden lab kmsg <node> <kernel log line…>
+  nodewarden lab gpu <node> status|set|ramp|xid|hang …
   nodewarden lab status [--json]
   nodewarden lab exec <node> -- <command…>
   nodewarden lab fault <node> <fault> [argument]
@@ -62,6 +64,7 @@ lab build-helm builds helm (helm.sh/helm/v3, the version in tools/helm) into
 lab workload seed deploys the seed's workloads (MIG pods on the MIG node, md-0
 nodes loaded so losing the MIG node overcommits them by hundreds of percent).
 
+${LAB_GPU_HELP}
 <node> is a full name, a unique prefix or suffix (bkqzq, 85zt7) or an IP.
 
 Faults:
@@ -91,6 +94,7 @@ The lab directory (state.json, token, pki/, logs/, run/) is
 
 Examples:
   sudo nodewarden lab up
+  sudo nodewarden lab gpu bkqzq ramp 0 45.5 --over 60s
   sudo nodewarden lab fault bkqzq link-down
   sudo nodewarden lab exec 85zt7 -- nodewarden probe 10.62.0.30
   sudo nodewarden lab heal bkqzq
@@ -107,7 +111,8 @@ type Subcommand =
   | 'build-k8s'
   | 'build-helm'
   | 'workload'
-  | 'kmsg';
+  | 'kmsg'
+  | 'gpu';
 const SUBCOMMANDS: readonly Subcommand[] = [
   'up',
   'status',
@@ -119,6 +124,7 @@ const SUBCOMMANDS: readonly Subcommand[] = [
   'build-helm',
   'workload',
   'kmsg',
+  'gpu',
 ];
 
 function requireRoot(sub: string): void {
@@ -288,6 +294,8 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
       await labKmsg(ctx, query, words.join(' '));
       return EXIT_OK;
     }
+    case 'gpu':
+      return runLabGpu(ctx, rest, io);
     case 'build-k8s':
     case 'build-helm':
       return EXIT_OK; // handled before the root check

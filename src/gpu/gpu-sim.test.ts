@@ -1,7 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.ts';
 import { parseDcgmMetrics } from './dcgm.ts';
-import { GpuSimulator, H100_NODE_GPUS, parseGpuSimArgs, SEED_MIG_NODE_GPUS } from './gpu-sim.ts';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  followControlFile,
+  GpuSimulator,
+  H100_NODE_GPUS,
+  parseGpuSimArgs,
+  SEED_MIG_NODE_GPUS,
+} from './gpu-sim.ts';
 
 const running: GpuSimulator[] = [];
 afterEach(async () => {
@@ -174,6 +183,7 @@ describe('parseGpuSimArgs', () => {
       host: '127.0.0.1',
       port: 9400,
       pidFile: null,
+      controlFile: null,
     });
     expect(parseGpuSimArgs(['--hostname', 'n']).gpus).toBe(SEED_MIG_NODE_GPUS);
   });
@@ -185,5 +195,65 @@ describe('parseGpuSimArgs', () => {
     expect(() => parseGpuSimArgs([])).toThrow(/--hostname is required/);
     expect(() => parseGpuSimArgs(['--hostname', 'n', '--port', '70000'])).toThrow(/--port 70000/);
     expect(() => parseGpuSimArgs(['--bogus'])).toThrow(/Unknown option '--bogus'/);
+  });
+});
+
+describe('the simulator following a control file', () => {
+  it('applies the file before each scrape, goes idle without one, and keeps the last good script when it breaks', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nodewarden-gpu-control-'));
+    const file = join(dir, 'bkqzq.json');
+    const clock = new ManualClock('2025-08-25T03:57:00.000Z');
+    const reports: string[] = [];
+    const sim = new GpuSimulator({
+      gpus: SEED_MIG_NODE_GPUS,
+      hostname: 'bkqzq',
+      port: 0,
+      clock,
+      beforeScrape: followControlFile(file, (line) => reports.push(line)),
+    });
+    try {
+      const url = await start(sim);
+      expect((await scrape(url)).instances.map((i) => i.memory.usedMiB)).toEqual([
+        0, 0, 0, 0, 0, 0, 0,
+      ]);
+
+      const ramp = {
+        version: 1,
+        devices: {
+          '0/9': { memory: { from: 0, to: 45.5, startMs: clock.now(), overMs: 60_000 }, xid: 79 },
+        },
+        hang: false,
+      };
+      await writeFile(file, JSON.stringify(ramp));
+      clock.advance(30_000);
+      const halfway = await scrape(url);
+      const gi9 = halfway.instances.find((i) => i.gpuInstanceId === 9)!;
+      expect(gi9.memory.usedPercent).toBeCloseTo(22.75, 1);
+      expect(gi9.lastXid).toBe(79);
+      expect(halfway.instances.find((i) => i.gpuInstanceId === 7)!.memory.usedMiB).toBe(0);
+
+      await writeFile(
+        file,
+        '{"version":1,"devices":{"0/99":{"memory":{"from":0,"to":1,"startMs":0,"overMs":0}}}}',
+      );
+      clock.advance(60_000);
+      const after = await scrape(url);
+      expect(after.instances.find((i) => i.gpuInstanceId === 9)!.memory.usedPercent).toBeCloseTo(
+        45.5,
+        1,
+      );
+      expect(reports.join('\n')).toMatch(/no device 0\/99.*keeping the previous script/);
+
+      await writeFile(file, '{"version":1,"devi');
+      expect(
+        (await scrape(url)).instances.find((i) => i.gpuInstanceId === 9)!.memory.usedPercent,
+      ).toBeCloseTo(45.5, 1);
+      expect(reports.at(-1)).toMatch(/bkqzq\.json.*keeping the previous script/);
+
+      await rm(file);
+      expect((await scrape(url)).instances.every((i) => i.memory.usedMiB === 0)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -13,6 +13,7 @@
  * `/sim/xid`, `/sim/hang`) lets a lab process drive a simulator running in
  * a node's namespace.
  */
+import { readFileSync, statSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -21,6 +22,16 @@ import { parseArgs } from 'node:util';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { badInput, describeError, NodeWardenError } from '../core/errors.ts';
 import { DCGM_FP64_BLANK, DCGM_INT32_BLANK, DCGM_INT64_BLANK, type DcgmSentinel } from './dcgm.ts';
+import {
+  checkPercent,
+  deviceKey,
+  EMPTY_GPU_CONTROL,
+  memoryPercentAt,
+  parseGpuControl,
+  type DeviceControl,
+  type GpuControl,
+  type MemoryScript,
+} from './gpu-control.ts';
 import { escapeLabelValue } from './prometheus-text.ts';
 
 export interface SimMigSpec {
@@ -51,6 +62,8 @@ export interface GpuSimOptions {
   /** Default 9400; 0 picks a free port. */
   readonly port?: number;
   readonly clock?: Clock;
+  /** Called before each scrape is answered (the process reloads its control file here). */
+  readonly beforeScrape?: (sim: GpuSimulator) => void;
 }
 
 /** The seed's MIG node: one A100 80GB split into seven 1g.10gb instances (GI 7–13). */
@@ -90,16 +103,9 @@ export const GPU_SIM_PRESETS: Readonly<Record<string, readonly SimGpuSpec[]>> = 
 
 type SimField = 'FB_USED' | 'FB_FREE' | 'FB_RESERVED' | 'XID_ERRORS' | 'GPU_UTIL';
 
-interface Script {
-  from: number;
-  to: number;
-  startMs: number;
-  overMs: number;
-}
-
 /** Drives one GPU (non-MIG) or one MIG instance. */
 export class SimDevice {
-  private script: Script = { from: 0, to: 0, startMs: 0, overMs: 0 };
+  private script: MemoryScript = { from: 0, to: 0, startMs: 0, overMs: 0 };
   private lastXid = 0;
   private utilization = 0;
   private readonly blanks = new Map<SimField, DcgmSentinel>();
@@ -112,16 +118,9 @@ export class SimDevice {
     private readonly clock: Clock,
   ) {}
 
-  private static percent(name: string, value: number): number {
-    if (!Number.isFinite(value) || value < 0 || value > 100) {
-      throw badInput(`${name} must be a percentage from 0 to 100, got ${value}`, 'pass 0–100');
-    }
-    return value;
-  }
-
   /** Framebuffer use jumps to `percent` of the device's memory now. */
   set(percent: number): void {
-    const p = SimDevice.percent('percent', percent);
+    const p = checkPercent('percent', percent);
     this.script = { from: p, to: p, startMs: this.clock.now(), overMs: 0 };
   }
 
@@ -131,11 +130,17 @@ export class SimDevice {
       throw badInput(`ramp duration must be ≥ 0 ms, got ${overMs}`, 'pass milliseconds');
     }
     this.script = {
-      from: SimDevice.percent('from', from),
-      to: SimDevice.percent('to', to),
+      from: checkPercent('from', from),
+      to: checkPercent('to', to),
       startMs: this.clock.now(),
       overMs,
     };
+  }
+
+  /** Follows a control file's script (absolute start time) and Xid. */
+  follow(control: DeviceControl): void {
+    this.script = control.memory;
+    this.lastXid = control.xid;
   }
 
   /** The last Xid DCGM reports for this device. */
@@ -146,7 +151,7 @@ export class SimDevice {
   }
 
   utilizationPercent(percent: number): void {
-    this.utilization = SimDevice.percent('utilization', percent);
+    this.utilization = checkPercent('utilization', percent);
   }
 
   /** Publish DCGM's sentinel for `field` instead of a value (null restores the value). */
@@ -156,20 +161,17 @@ export class SimDevice {
   }
 
   /** Framebuffer use in percent at the clock's now. */
-  usedPercent(): number {
-    const { from, to, startMs, overMs } = this.script;
-    const elapsed = this.clock.now() - startMs;
-    if (overMs === 0 || elapsed >= overMs) return to;
-    if (elapsed <= 0) return from;
-    return from + ((to - from) * elapsed) / overMs;
+  /** Framebuffer use in percent at `atMs` (default: the clock's now). */
+  usedPercent(atMs = this.clock.now()): number {
+    return memoryPercentAt(this.script, atMs);
   }
 
-  usedMiB(): number {
-    return Math.round((this.usedPercent() / 100) * this.totalMiB);
+  usedMiB(atMs = this.clock.now()): number {
+    return Math.round((this.usedPercent(atMs) / 100) * this.totalMiB);
   }
 
   /** The printed value of a field: a number or a sentinel. */
-  value(field: SimField): string {
+  value(field: SimField, atMs = this.clock.now()): string {
     const sentinel = this.blanks.get(field);
     if (sentinel !== undefined) {
       const offset = ['blank', 'not-found', 'not-supported', 'not-permissioned'].indexOf(sentinel);
@@ -178,7 +180,7 @@ export class SimDevice {
       if (field === 'FB_RESERVED') return String(DCGM_FP64_BLANK + offset);
       return (DCGM_INT64_BLANK + BigInt(offset)).toString();
     }
-    const used = this.usedMiB();
+    const used = this.usedMiB(atMs);
     switch (field) {
       case 'FB_USED':
         return String(used);
@@ -221,13 +223,13 @@ export class GpuSimulator {
       if (gpu.mig && gpu.mig.length > 0) {
         for (const mig of gpu.mig) {
           this.devices.set(
-            `${gpu.index}/${mig.gpuInstanceId}`,
+            deviceKey(gpu.index, mig.gpuInstanceId),
             new SimDevice(gpu.index, mig.gpuInstanceId, mig.totalMiB, 0, this.clock),
           );
         }
       } else {
         this.devices.set(
-          `${gpu.index}/`,
+          deviceKey(gpu.index, null),
           new SimDevice(gpu.index, null, gpu.totalMiB, gpu.reservedMiB ?? 0, this.clock),
         );
       }
@@ -236,7 +238,7 @@ export class GpuSimulator {
 
   /** The device to script: a GPU, or with `gpuInstanceId` one of its MIG instances. */
   device(gpu: number, gpuInstanceId?: number): SimDevice {
-    const found = this.devices.get(`${gpu}/${gpuInstanceId ?? ''}`);
+    const found = this.devices.get(deviceKey(gpu, gpuInstanceId ?? null));
     if (!found) {
       throw new NodeWardenError(
         'NOT_FOUND',
@@ -245,6 +247,29 @@ export class GpuSimulator {
       );
     }
     return found;
+  }
+
+  /** Keys of every device the simulator publishes (`"0/7"`, `"1"`), in order. */
+  deviceKeys(): string[] {
+    return [...this.devices.keys()];
+  }
+
+  /**
+   * Makes the devices follow a control file: listed devices take its script
+   * and Xid, unlisted ones go idle (0 %, no Xid), `hang` applies. NOT_FOUND
+   * names a device the simulator does not have, and nothing changes.
+   */
+  applyControl(control: GpuControl): void {
+    for (const key of Object.keys(control.devices)) {
+      if (!this.devices.has(key)) {
+        throw new NodeWardenError('NOT_FOUND', `the simulator has no device ${key}`, {
+          hint: `known devices: ${this.deviceKeys().join(', ')}`,
+        });
+      }
+    }
+    const idle: DeviceControl = { memory: { from: 0, to: 0, startMs: 0, overMs: 0 }, xid: 0 };
+    for (const [key, device] of this.devices) device.follow(control.devices[key] ?? idle);
+    this.hanging = control.hang;
   }
 
   /** Stop answering scrapes (connections stay open), as a wedged exporter does. */
@@ -259,6 +284,8 @@ export class GpuSimulator {
 
   /** The /metrics page at the clock's now. */
   metrics(): string {
+    // One instant for the whole page, so FB_USED + FB_FREE add up during a ramp.
+    const atMs = this.clock.now();
     const out: string[] = [];
     const driver = this.options.driverVersion ?? '550.90.07';
     for (const field of ORDER) {
@@ -288,7 +315,7 @@ export class GpuSimulator {
             ['DCGM_FI_DRIVER_VERSION', driver],
           ];
           const text = labels.map(([k, v]) => `${k}="${escapeLabelValue(v)}"`).join(',');
-          rows.push(`DCGM_FI_DEV_${field}{${text}} ${device.value(field)}`);
+          rows.push(`DCGM_FI_DEV_${field}{${text}} ${device.value(field, atMs)}`);
         }
       }
       if (rows.length === 0) continue;
@@ -339,6 +366,7 @@ export class GpuSimulator {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://sim');
     if (req.method === 'GET' && url.pathname === '/metrics') {
+      this.options.beforeScrape?.(this);
       if (this.hanging) return; // never answer; stop() destroys the socket
       this.scrapes += 1;
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
@@ -397,11 +425,14 @@ export class GpuSimulator {
 export interface GpuSimProcessOptions extends GpuSimOptions {
   /** Written once listening (the lab's "it is up" signal), removed on exit. */
   readonly pidFile: string | null;
+  /** A control file (`src/gpu/gpu-control.ts`) re-read when it changes, before each scrape. */
+  readonly controlFile: string | null;
 }
 
 /**
  * Arguments of the simulator as a process (`node dist/gpu/gpu-sim.js`):
- * `--preset seed-mig|h100 --hostname <node> [--host 127.0.0.1] [--port 9400] [--pid-file <path>]`.
+ * `--preset seed-mig|h100 --hostname <node> [--host 127.0.0.1] [--port 9400] [--pid-file <path>]
+ * [--control-file <path>]`.
  */
 export function parseGpuSimArgs(argv: readonly string[]): GpuSimProcessOptions {
   let values;
@@ -414,12 +445,13 @@ export function parseGpuSimArgs(argv: readonly string[]): GpuSimProcessOptions {
         host: { type: 'string', default: '127.0.0.1' },
         port: { type: 'string', default: '9400' },
         'pid-file': { type: 'string' },
+        'control-file': { type: 'string' },
       },
       strict: true,
     }));
   } catch (error) {
     throw new NodeWardenError('BAD_INPUT', describeError(error), {
-      hint: 'usage: gpu-sim --preset seed-mig|h100 --hostname <node> [--host 127.0.0.1] [--port 9400] [--pid-file <path>]',
+      hint: 'usage: gpu-sim --preset seed-mig|h100 --hostname <node> [--host 127.0.0.1] [--port 9400] [--pid-file <path>] [--control-file <path>]',
       cause: error,
     });
   }
@@ -442,12 +474,52 @@ export function parseGpuSimArgs(argv: readonly string[]): GpuSimProcessOptions {
     host: values.host,
     port,
     pidFile: values['pid-file'] ?? null,
+    controlFile: values['control-file'] ?? null,
+  };
+}
+
+/**
+ * A `beforeScrape` hook that applies `path` whenever its size or mtime
+ * changed. A missing file means idle devices; a broken one is reported once
+ * on stderr and the last good control stays (the exporter keeps serving).
+ */
+export function followControlFile(
+  path: string,
+  report: (line: string) => void,
+): (sim: GpuSimulator) => void {
+  let seen = '';
+  return (sim) => {
+    let text: string | null = null;
+    let signature = 'absent';
+    try {
+      const info = statSync(path);
+      signature = `${info.size}:${info.mtimeMs}`;
+      if (signature !== seen) text = readFileSync(path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        if (seen !== 'error') report(`cannot read ${path}: ${describeError(error)}`);
+        seen = 'error';
+        return;
+      }
+    }
+    if (signature === seen) return;
+    seen = signature;
+    try {
+      sim.applyControl(text === null ? EMPTY_GPU_CONTROL : parseGpuControl(text, path));
+    } catch (error) {
+      report(`${describeError(error)}; keeping the previous script`);
+    }
   };
 }
 
 /** The process entry: listen, print the URL, write the pid file; stop on SIGTERM/SIGINT. */
 export async function main(argv: readonly string[]): Promise<void> {
-  const options = parseGpuSimArgs(argv);
+  const parsed = parseGpuSimArgs(argv);
+  const report = (line: string): void => void process.stderr.write(`gpu-sim: ${line}\n`);
+  const options: GpuSimProcessOptions =
+    parsed.controlFile === null
+      ? parsed
+      : { ...parsed, beforeScrape: followControlFile(parsed.controlFile, report) };
   const sim = new GpuSimulator(options);
   const { url } = await sim.start();
   process.stdout.write(`gpu-sim: serving ${url}\n`);

@@ -1,3 +1,4 @@
+import { liveGpuSimPid, startGpuSim } from './lab-gpu.ts';
 import { badInput, NodeWardenError } from '../core/errors.ts';
 import { execCheckedIn, execIn, hasDefaultRoute, ipIn, listLinks, setLink } from './netns.ts';
 import type { LabNodeState, LabState } from './state.ts';
@@ -460,5 +461,13 @@ export async function restoreNode(
     pid = await startStandin(node, state.tokenFile);
     repaired.push(`kubelet stand-in restarted (pid ${pid})`);
   }
-  return { node: { ...withPid(node, pid), faults: [] }, repaired };
+  let gpu = node.gpu;
+  if (gpu && (await liveGpuSimPid(gpu)) === null) {
+    gpu = { ...gpu, pid: await startGpuSim(node, gpu) };
+    repaired.push(`GPU simulator restarted (pid ${gpu.pid})`);
+  }
+  return {
+    node: { ...withPid(node, pid), faults: [], ...(gpu ? { gpu } : {}) },
+    repaired,
+  };
 }

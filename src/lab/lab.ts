@@ -56,6 +56,7 @@ import {
   type LabState,
 } from './state.ts';
 import { KUBELET_PORT } from './kubelet-standin.ts';
+import { gpuSimRecord, LOCAL_DCGM_URL, startGpuSim } from './lab-gpu.ts';
 import {
   BRIDGE,
   HUB_NAMESPACE,
@@ -340,12 +341,26 @@ async function build(ctx: LabContext, plan: LabPlan, request: LabUpRequest): Pro
   await writeState(state);
   ctx.progress(`kubelet stand-ins: ${pids.length} listening in ${seconds(step)} s`);
 
+  // A GPU simulator on each GPU node (DCGM-exporter format on :9400), scripted by `lab gpu`.
+  step = performance.now();
+  for (const node of state.nodes) {
+    const gpu = gpuSimRecord(ctx.dir, node);
+    if (gpu === null) continue;
+    const pid = await startGpuSim(node, gpu);
+    state = withNode(state, { ...node, gpu: { ...gpu, pid } }, now(ctx));
+    await writeState(state);
+    ctx.progress(
+      `GPU simulator ${nodeSuffix(node.name)} (${gpu.preset}): pid ${pid}, http://${node.ip}:${gpu.port}/metrics`,
+    );
+  }
+  ctx.progress(`GPU simulators: ${state.nodes.filter((n) => n.gpu).length} in ${seconds(step)} s`);
+
   if (state.controlPlane) {
     // One agent per node, as the DaemonSet would run it: it probes the peers the
     // controller assigns and pushes to the controller at the hub's :9464 (buffering
     // until a controller runs there: sudo ip netns exec nw-hub nodewarden controller
     // --agent-token-file <lab dir>/token …). Its kernel log is a file `lab kmsg` appends to.
-    for (const node of nodes) {
+    for (const node of state.nodes) {
       const suffix = nodeSuffix(node.name);
       const kmsg = join(paths.dir, 'kmsg', `${suffix}.log`);
       await mkdir(join(paths.dir, 'kmsg'), { recursive: true });
@@ -367,6 +382,7 @@ async function build(ctx: LabContext, plan: LabPlan, request: LabUpRequest): Pro
           kmsg,
           '--uplink',
           NODE_INTERFACE,
+          ...(node.gpu ? ['--dcgm', LOCAL_DCGM_URL] : []),
         ],
         logFile: join(paths.logs, `agent-${suffix}.log`),
         namespace: node.namespace,
@@ -583,7 +599,7 @@ export async function labStatus(ctx: LabContext): Promise<LabStatus> {
   };
 }
 
-async function requireState(dir: string): Promise<LabState> {
+export async function requireState(dir: string): Promise<LabState> {
   const state = await readState(dir);
   if (!state) {
     throw new NodeWardenError('NOT_FOUND', `no lab in ${dir}`, {

@@ -35,8 +35,13 @@ export async function processArgv(pid: number): Promise<string[] | null> {
 
 /** Whether `pid` is the stand-in that writes `pidFile` (and not a process that reused the pid). */
 export async function isStandin(pid: number, pidFile: string): Promise<boolean> {
+  return isLabProcess(pid, STANDIN_SCRIPT, pidFile);
+}
+
+/** Whether `pid` runs `script` (a dist/ path suffix) writing `pidFile`, i.e. is still the lab's process. */
+export async function isLabProcess(pid: number, script: string, pidFile: string): Promise<boolean> {
   const argv = await processArgv(pid);
-  return argv !== null && argv.some((a) => a.endsWith(STANDIN_SCRIPT)) && argv.includes(pidFile);
+  return argv !== null && argv.some((a) => a.endsWith(script)) && argv.includes(pidFile);
 }
 
 /** Path of the built stand-in; NOT_FOUND with a build hint when dist/ is missing it. */
@@ -106,15 +111,31 @@ export async function startStandin(
       : []),
   );
   const pid = startDaemon({ argv, logFile, namespace: node.namespace });
+  await waitListening(pid, pidFile, logFile, `kubelet stand-in for ${node.name}`, waitMs);
+  return pid;
+}
+
+/**
+ * Waits until a lab daemon that writes its pid file once it listens has
+ * written it. A process that exits first is COMMAND_FAILED quoting the end
+ * of its log; one that takes longer than `waitMs` is killed and TIMEOUT.
+ */
+export async function waitListening(
+  pid: number,
+  pidFile: string,
+  logFile: string,
+  what: string,
+  waitMs: number,
+): Promise<void> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     const written = await readFile(pidFile, 'utf8').catch(() => '');
-    if (written.trim() === String(pid)) return pid;
+    if (written.trim() === String(pid)) return;
     const state = await processState(pid);
     if (state === 'gone' || state === 'zombie') {
       throw new NodeWardenError(
         'COMMAND_FAILED',
-        `kubelet stand-in for ${node.name} exited at start: ${await logTail(logFile)}`,
+        `${what} exited at start: ${await logTail(logFile)}`,
         {
           hint: `see ${logFile}`,
         },
@@ -122,13 +143,9 @@ export async function startStandin(
     }
     if (Date.now() > deadline) {
       await terminate([pid], 1_000);
-      throw new NodeWardenError(
-        'TIMEOUT',
-        `kubelet stand-in for ${node.name} did not listen within ${waitMs} ms`,
-        {
-          hint: `see ${logFile}; the machine may be overloaded`,
-        },
-      );
+      throw new NodeWardenError('TIMEOUT', `${what} did not listen within ${waitMs} ms`, {
+        hint: `see ${logFile}; the machine may be overloaded`,
+      });
     }
     await new Promise((r) => setTimeout(r, 50));
   }

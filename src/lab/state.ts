@@ -35,9 +35,23 @@ export interface KubeletKubeAccess {
   readonly keyFile: string;
 }
 
+/** The node's GPU simulator (DCGM-exporter format on :9400), on GPU/MIG nodes. */
+export interface GpuSimRecord {
+  /** A `GPU_SIM_PRESETS` name: `seed-mig` for the seed's MIG node. */
+  readonly preset: string;
+  readonly port: number;
+  readonly pid: number | null;
+  readonly pidFile: string;
+  readonly logFile: string;
+  /** What `lab gpu` writes and the simulator follows (`src/gpu/gpu-control.ts`). */
+  readonly controlFile: string;
+}
+
 export interface LabNodeState extends PlannedNode {
   readonly kubelet: KubeletRecord;
   readonly faults: readonly ActiveFault[];
+  /** Absent on nodes without GPUs. */
+  readonly gpu?: GpuSimRecord;
 }
 
 export interface LabState {
@@ -67,6 +81,8 @@ export interface LabPaths {
   readonly logs: string;
   readonly run: string;
   readonly lock: string;
+  /** GPU simulator control files, one per GPU node. */
+  readonly gpu: string;
 }
 
 /** The lab directory: `NODEWARDEN_LAB_DIR` when set (made absolute), else /var/lib/nodewarden/lab. */
@@ -85,6 +101,7 @@ export function labPaths(dir: string): LabPaths {
     logs: join(dir, 'logs'),
     run: join(dir, 'run'),
     lock: join(dir, 'lock'),
+    gpu: join(dir, 'gpu'),
   };
 }
 
@@ -216,7 +233,7 @@ export async function removeLabFiles(dir: string): Promise<void> {
   for (const temporary of entries.filter((e) => /^state\.json\.\d+\.tmp$/.test(e))) {
     await rm(join(dir, temporary), { force: true });
   }
-  for (const path of [paths.state, paths.token, paths.pki, paths.logs, paths.run]) {
+  for (const path of [paths.state, paths.token, paths.pki, paths.logs, paths.run, paths.gpu]) {
     await rm(path, { recursive: true, force: true });
   }
   const rest = (await readdir(dir)).filter((e) => e !== 'lock');
