@@ -1,6 +1,7 @@
 import { NodeWardenError, badInput } from '../core/errors.ts';
 import { runForeground } from '../lab/foreground.ts';
 import { LAB_GPU_HELP, runLabGpu } from './lab-gpu.ts';
+import { runLabOpenStack } from './lab-openstack.ts';
 import {
   execPlan,
   labDown,
@@ -37,6 +38,7 @@ Usage:
   nodewarden lab fault <node> <fault> [argument]
   nodewarden lab heal <node> [fault]
   nodewarden lab down
+  nodewarden lab openstack up|status|down   (see: nodewarden lab openstack --help)
 
 Topology: a hub namespace nw-hub holds bridge nwbr0 with the subnet's .1; each
 node is a namespace nw-<node name> on that bridge (eth0, default route via .1)
@@ -112,7 +114,8 @@ type Subcommand =
   | 'build-helm'
   | 'workload'
   | 'kmsg'
-  | 'gpu';
+  | 'gpu'
+  | 'openstack';
 const SUBCOMMANDS: readonly Subcommand[] = [
   'up',
   'status',
@@ -125,6 +128,7 @@ const SUBCOMMANDS: readonly Subcommand[] = [
   'workload',
   'kmsg',
   'gpu',
+  'openstack',
 ];
 
 function requireRoot(sub: string): void {
@@ -209,6 +213,13 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
     const built = await buildHelm((line) => io.out(`${line}\n`));
     io.out(`${built.built ? `built in ${built.seconds.toFixed(0)} s` : 'cached'}: ${built.path}\n`);
     return EXIT_OK;
+  }
+  if (sub === 'openstack') {
+    if (rest[0] === undefined || rest[0] === '--help' || rest[0] === '-h' || rest[0] === 'help') {
+      return runLabOpenStack(rest, io);
+    }
+    requireRoot(`openstack ${rest[0]}`);
+    return runLabOpenStack(rest, io);
   }
   requireRoot(sub);
   const ctx: LabContext = { dir: labDirFrom(process.env), progress: (line) => io.out(`${line}\n`) };
@@ -298,6 +309,7 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
       return runLabGpu(ctx, rest, io);
     case 'build-k8s':
     case 'build-helm':
+    case 'openstack':
       return EXIT_OK; // handled before the root check
     case 'workload': {
       const [what, ...more] = rest;
