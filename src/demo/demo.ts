@@ -11,6 +11,12 @@ import { SimMesh } from '../sim/mesh.ts';
 import { seedScenario } from '../sim/seed-scenario.ts';
 import { SCENARIOS, type ScenarioName } from './scenarios.ts';
 import { silentLogger, type Logger } from '../core/logger.ts';
+import type { NodeHealth } from '../core/incident.ts';
+import { DEFAULT_POLICY } from '../core/remediation-policy.ts';
+import type { BrakeState } from '../core/remediation-brakes.ts';
+import type { Remediation } from '../core/remediation.ts';
+import { RemediationExecutor } from '../remediate/executor.ts';
+import { healSimNodeOnBoot } from '../remediate/sim-boot.ts';
 import { storeSink } from '../controller/store-sink.ts';
 import { recordDiagnosis } from '../diagnose/stored.ts';
 import { openStore } from '../store/open.ts';
@@ -61,6 +67,9 @@ export const DEFAULT_DEMO: DemoOptions = {
   keepServing: false,
 };
 
+/** How long the simulated VM takes to boot after a reboot through FakeCloud. */
+export const DEMO_BOOT_DELAY_MS = 60_000;
+
 /** The demo's default port (`--port`). */
 export const DEFAULT_DEMO_PORT = 8080;
 
@@ -80,6 +89,8 @@ export interface DemoResult {
   readonly wallSeconds: number;
   /** One per incident opened, diagnosed at open. */
   readonly reports: readonly DemoReport[];
+  /** What the remediation ladder did, as its control reports it. */
+  readonly remediations: readonly Remediation[];
 }
 
 /**
@@ -129,6 +140,14 @@ const duration = (s: number | null): string =>
       ? `${s.toFixed(1)} s`
       : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 
+/** Why nothing was remediated: the cause has no ladder (by design), or the brakes held. */
+function noRemediation(rootCause: RootCause | null, brakes: readonly BrakeState[]): string {
+  if (rootCause !== null && DEFAULT_POLICY.ladders[rootCause] === undefined)
+    return `${rootCause} has no ladder (a reboot does not fix it)`;
+  const engaged = [...new Set(brakes.filter((b) => b.engaged).map((b) => b.name))];
+  return engaged.length > 0 ? `held by the brakes (${engaged.join(', ')})` : 'no verdict to act on';
+}
+
 export async function runDemo(
   options: DemoOptions,
   print: (line: string) => void,
@@ -139,7 +158,9 @@ export async function runDemo(
   const { clock, sim, mig, survivors } = seed;
   const at = clockFormat(options.timeZone);
   const mesh = new SimMesh(sim, clock);
-  const cloud = fakeCloudFor(sim, clock);
+  // A reboot through the cloud finishes after a VM's boot time and brings the simulated node back.
+  const cloud = fakeCloudFor(sim, clock, { bootDelayMs: DEMO_BOOT_DELAY_MS });
+  healSimNodeOnBoot(cloud, sim);
   const gpu = new MemoryGpuHistory('dcgm');
   const scrapes = feedSeedGpu(gpu, mig, clock, () => sim.canReport(mig));
   const network = simNetworkSources(sim, clock, mesh);
@@ -179,23 +200,25 @@ export async function runDemo(
       },
     )
       .then(async (d: Diagnosis) => {
-        // Kept with the incident as the controller keeps it, once the incident itself is stored.
-        await loop.flushed();
-        await recordDiagnosis(store, incident, d, 'controller/demo');
         const base = join(reportDir, incident.id);
         const files = { en: `${base}.en.md`, ko: `${base}.ko.md`, json: `${base}.json` };
-        await Promise.all([
-          writeFile(files.en, d.report.en),
-          writeFile(files.ko, d.report.ko),
-          writeFile(files.json, d.report.json),
-        ]);
-        // Verdict and report exist when the pipeline returns; writing the files takes wall time only.
+        // Verdict and report exist when the pipeline returns; storing and writing take wall time only.
         const decidedAt = Date.parse(d.verdict.decidedAt);
         const readyMs = decidedAt - Date.parse(incident.openedAt);
         later(
           decidedAt,
           `${at(decidedAt)}  VERDICT   ${d.verdict.rootCause} (confidence ${d.verdict.confidence}, rule ${d.verdict.rule}) ${(readyMs / 1000).toFixed(1)} s after the incident opened; report: ${files.en}`,
         );
+        await Promise.all([
+          writeFile(files.en, d.report.en),
+          writeFile(files.ko, d.report.ko),
+          writeFile(files.json, d.report.json),
+        ]);
+        // Kept with the incident as the controller keeps it, once the incident itself is stored.
+        await loop.flushed();
+        await recordDiagnosis(store, incident, d, 'controller/demo');
+        // The verdict on the incident is what the remediation ladder chooses its ladder by.
+        await store.updateIncident(incident.id, { rootCause: d.verdict.rootCause });
         reports.push({
           incidentId: incident.id,
           rootCause: d.verdict.rootCause,
@@ -240,6 +263,33 @@ export async function runDemo(
   });
   await loop.start();
 
+  const executor = new RemediationExecutor({
+    view: sim,
+    writer: sim,
+    cloud,
+    store,
+    clock,
+    log,
+    policy: DEFAULT_POLICY,
+    policySource: 'built-in (demo)',
+    mode: scenario.remediation,
+    actor: 'controller/demo',
+    isLeader: () => true,
+    assertLeader: () => undefined,
+    health: () => {
+      const out = new Map<string, NodeHealth>();
+      for (const [n, st] of loop.state?.nodes ?? []) out.set(n, st.health);
+      return out;
+    },
+    incidents: () => store.listIncidents({ limit: 50 }),
+    onEvent: (e) =>
+      later(
+        Date.parse(e.at),
+        `${at(Date.parse(e.at))}  remediate ${e.action.padEnd(15)} ${e.result.padEnd(17)} ${e.reason}${e.approvedBy === null ? '' : ` (approved by ${e.approvedBy})`}`,
+      ),
+  });
+  executor.start();
+
   let serving: Serving | null = null;
   if (options.serve !== null) {
     const model = new LiveReadModel({
@@ -255,7 +305,7 @@ export async function runDemo(
       store,
       hub,
       gpu,
-      remediation: null,
+      remediation: executor,
       synced: () => true,
     });
     serving = await serveApi({
@@ -275,7 +325,7 @@ export async function runDemo(
 
   print(`scenario ${scenario.name}: ${scenario.title}`);
   print(
-    `cluster: ${sim.nodes().length} nodes (${mig} at 10.62.0.30, node-role=mig), ${sim.pods().length} pods; clock ×${options.speed}`,
+    `cluster: ${sim.nodes().length} nodes (${mig} at 10.62.0.30, node-role=mig), ${sim.pods().length} pods; clock ×${options.speed}; remediation ${scenario.remediation} (FakeCloud reboots take ${DEMO_BOOT_DELAY_MS / 1000} s)`,
   );
   let printedCommands = 0;
   let printedTransitions = 0;
@@ -301,7 +351,8 @@ export async function runDemo(
   const started = performance.now();
   try {
     const breakAt = seed.cutAt;
-    const recoverAt = breakAt + scenario.recoverAfterMs;
+    const recoverAt =
+      scenario.recoverAfterMs === null ? Infinity : breakAt + scenario.recoverAfterMs;
     let broken = false;
     let recovered = false;
     const tickMs = 50;
@@ -322,7 +373,13 @@ export async function runDemo(
       }
       flush();
       const all = loop.incidents;
-      if (recovered && running === 0 && all.length > 0 && all.every((i) => i.status === 'resolved'))
+      const recoveredAny = recovered || scenario.recoverAfterMs === null;
+      if (
+        recoveredAny &&
+        running === 0 &&
+        all.length > 0 &&
+        all.every((i) => i.status === 'resolved')
+      )
         break;
       if (clock.now() - breakAt > options.maxSimMs) {
         print(`stopping: nothing resolved ${duration(options.maxSimMs / 1000)} after the fault`);
@@ -335,19 +392,27 @@ export async function runDemo(
     if (running === 0) await Promise.all(diagnoses);
 
     print('');
+    const remediations = executor.overview().remediations;
     for (const incident of loop.incidents) {
+      const r = reports.find((x) => x.incidentId === incident.id);
+      const rem = remediations.find((x) => x.incidentId === incident.id);
+      const did = rem?.steps
+        .filter((st) => st.status === 'succeeded')
+        .map((st) => st.step)
+        .join(', ');
       print(
-        `summary: ${incident.id} — ${incident.kind} incident on ${incident.nodes.join(', ')}; ` +
-          `MTTD ${duration(mttdSeconds(incident))} (the seed: 4 min, noticed after 3 h 24 min); ` +
-          `MTTR ${duration(mttrSeconds(incident))} (the seed: 6 h 48 min); ${incident.timeline.length} timeline entries.`,
+        `summary: ${incident.kind} incident ${incident.id} on ${incident.nodes.join(', ')}. ` +
+          `Detected ${duration(mttdSeconds(incident))} after the last heartbeat (MTTD; the seed's was noticed after 3 h 24 min). ` +
+          (r === undefined
+            ? 'No verdict. '
+            : `Verdict ${r.rootCause} (confidence ${r.confidence}) ${(r.totalMs / 1000).toFixed(1)} s after opening; report: ${r.en} (Korean: ${r.ko}, JSON: ${r.json}). `) +
+          (rem === undefined
+            ? `Remediation (${scenario.remediation}): none — ${noRemediation(r?.rootCause ?? null, executor.overview().brakes)}. `
+            : `Remediation (${rem.mode}): ${rem.status}${did ? ` — ${did}` : ''}. `) +
+          `${incident.status === 'resolved' ? `Resolved, MTTR ${duration(mttrSeconds(incident))}` : 'Still open'} (the seed: 6 h 48 min); ${incident.timeline.length} timeline entries.`,
       );
     }
-    for (const r of reports) {
-      print(
-        `report: ${r.incidentId} — ${r.rootCause} (confidence ${r.confidence}), ready ${(r.totalMs / 1000).toFixed(1)} s after the incident opened: ${r.en} (English), ${r.ko} (Korean), ${r.json} (JSON)`,
-      );
-    }
-    const result = { incidents: loop.incidents, wallSeconds, reports };
+    const result = { incidents: loop.incidents, wallSeconds, reports, remediations };
     if (serving !== null && options.keepServing && !signal?.aborted) {
       print(`still serving ${serving.url} with the simulated cluster running on — Ctrl-C stops`);
       while (!signal?.aborted) {
@@ -358,6 +423,7 @@ export async function runDemo(
     }
     return result;
   } finally {
+    await executor.stop();
     await loop.stop();
     scrapes.cancel();
     await loop.flushed();

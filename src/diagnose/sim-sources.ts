@@ -9,7 +9,7 @@
 import type { Clock } from '../core/clock.ts';
 import { parseProviderID } from '../core/cloud.ts';
 import { probeVerdict, type LayerResult, type ProbeResult } from '../core/probe.ts';
-import { FakeCloud, type FakeServerSeed } from '../cloud/fake/fake-cloud.ts';
+import { FakeCloud, type FakeCloudOptions, type FakeServerSeed } from '../cloud/fake/fake-cloud.ts';
 import type { ObservationSource } from '../controller/detection-loop.ts';
 import { sreCommands } from '../probe/sre-commands.ts';
 import type { SimCluster } from '../sim/sim-cluster.ts';
@@ -97,9 +97,13 @@ function bootConsole(name: string): string {
  * person, weeks before), its port and a console that ends without a clean
  * shutdown. The hypervisor is UP.
  */
-export function fakeCloudFor(sim: SimCluster, clock: Clock): FakeCloud {
+export function fakeCloudFor(
+  sim: SimCluster,
+  clock: Clock,
+  options: Omit<FakeCloudOptions, 'clock'> = {},
+): FakeCloud {
   const servers: FakeServerSeed[] = [];
-  const cloud = new FakeCloud({ clock });
+  const cloud = new FakeCloud({ ...options, clock });
   let n = 0;
   for (const node of sim.truth.nodes()) {
     if (node.providerID === null) continue;
