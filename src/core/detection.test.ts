@@ -390,7 +390,7 @@ describe('property: random evidence never breaks the rules', () => {
         prev = r.state;
       }
     }
-  });
+  }, 120_000); // 60,000 evaluations: ~3 s alone, far longer on a busy 2-core machine
 });
 
 describe('adapters and config', () => {
