@@ -8,6 +8,7 @@ import {
 import { parseListen } from '../server/ops-server.ts';
 import { intFlag, parseFlags, serveUntilSignal, type Command } from './command.ts';
 import { badInput } from '../core/errors.ts';
+import { REMEDIATION_MODES, type RemediationMode } from '../core/remediation-policy.ts';
 
 const help = `nodewarden controller — watch the cluster, detect dead nodes in seconds, keep incidents
 
@@ -17,6 +18,8 @@ Usage:
                         [--lease-namespace NS] [--identity NAME] [--log-level info]
                         [--agent-token-file F] [--admin-token-file F]
                         [--sync-timeout S]
+                        [--remediation-mode off|dry-run|approve|auto]
+                        [--remediation-policy FILE] [--cloud openstack|none]
 
 Watches Nodes, node Leases, Pods and Node Events; probes every node at
 L2/L3/L4/L7 from here each second; opens an incident when a node goes Down
@@ -25,6 +28,13 @@ controller that lost the API server); records Kubernetes' own NotReady, taints
 and evictions on the incident's timeline; resolves it when the node has been
 healthy for the stable period. Several replicas may run: a Lease in
 --lease-namespace elects the one that writes.
+
+Once an incident has a root cause a reboot can fix, the remediation ladder
+runs (docs/recovery.md): console capture, cordon, port reset or soft
+reboot, hard reboot, out-of-service once the cloud confirms the VM off,
+wait Ready, remove its taints, escalate — held by its brakes (too many
+nodes down, a partition, the API server unreachable, attempts, …). The
+built-in mode is dry-run: it records what it would do and does nothing.
 
 Options:
   --kubeconfig PATH       default: $KUBECONFIG, in-cluster, ~/.kube/config
@@ -41,6 +51,13 @@ Options:
                           push with, one per line ("token" or "node token")
   --admin-token-file F    tokens for admin calls (POST /v1/nodes/<node>/probe-now)
   --sync-timeout S        how long the first list of everything may take (default 30)
+  --remediation-mode M    off, dry-run, approve (each step waits for
+                          nodewarden remediation approve) or auto; default: the
+                          policy's mode (built-in policy: dry-run)
+  --remediation-policy F  YAML ladders and brakes (deploy/examples/remediation-policy.yaml);
+                          a bad file is refused at start with the key and reason
+  --cloud KIND            openstack (OS_* variables, as the openstack CLI) or none;
+                          default openstack when OS_AUTH_URL is set, else none
 
 Logs are JSON lines on stderr. Exit: 0 after SIGTERM/SIGINT, 1 when it cannot
 start (the reason is logged and printed), 2 for bad flags.
@@ -74,6 +91,9 @@ export function parseControllerArgs(argv: readonly string[]): {
     'sync-timeout': { type: 'string' },
     'agent-token-file': { type: 'string' },
     'admin-token-file': { type: 'string' },
+    'remediation-mode': { type: 'string' },
+    'remediation-policy': { type: 'string' },
+    cloud: { type: 'string' },
   });
   if (positionals.length > 0)
     throw badInput(
@@ -87,6 +107,18 @@ export function parseControllerArgs(argv: readonly string[]): {
       'pass --log-level info',
     );
   parseListen(values.listen);
+  const mode = values['remediation-mode'];
+  if (mode !== undefined && !(REMEDIATION_MODES as readonly string[]).includes(mode))
+    throw badInput(
+      `--remediation-mode "${mode}" is not one of ${REMEDIATION_MODES.join(', ')}`,
+      'pass --remediation-mode dry-run to see what it would do first',
+    );
+  const cloud = values.cloud;
+  if (cloud !== undefined && cloud !== 'openstack' && cloud !== 'none')
+    throw badInput(
+      `--cloud "${cloud}" is not openstack or none`,
+      'pass --cloud openstack or --cloud none',
+    );
   const options: ControllerOptions = {
     ...DEFAULT_CONTROLLER_OPTIONS,
     listen: values.listen,
@@ -100,6 +132,9 @@ export function parseControllerArgs(argv: readonly string[]): {
     ...(values.store ? { store: values.store } : {}),
     ...(values['agent-token-file'] ? { agentTokenFile: values['agent-token-file'] } : {}),
     ...(values['admin-token-file'] ? { adminTokenFile: values['admin-token-file'] } : {}),
+    ...(mode !== undefined ? { remediationMode: mode as RemediationMode } : {}),
+    ...(values['remediation-policy'] ? { remediationPolicy: values['remediation-policy'] } : {}),
+    ...(cloud !== undefined ? { cloud } : {}),
   };
   return { options, level: level as (typeof LEVELS)[number] };
 }

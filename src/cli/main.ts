@@ -13,6 +13,7 @@ async function loadCommands(): Promise<readonly Command[]> {
     import('./diagnose.ts'),
     import('./report.ts'),
     import('./agent.ts'),
+    import('./remediation.ts'),
   ]);
   return modules.map((m) => m.command);
 }

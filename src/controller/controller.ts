@@ -8,6 +8,7 @@ import {
 import { detectionConfig } from '../core/detection.ts';
 import { describeError, NodeWardenError } from '../core/errors.ts';
 import { DEFAULT_INCIDENT_CONFIG } from '../core/incidents.ts';
+import type { NodeHealth } from '../core/incident.ts';
 import type { Logger } from '../core/logger.ts';
 import { KubeClusterView, LEASE_LAG_SAMPLES } from '../kube/cluster-view.ts';
 import { loadKubeConfig } from '../kube/config.ts';
@@ -23,6 +24,16 @@ import { AgentMesh, combineObservationSources } from './mesh.ts';
 import { agentApiRoutes } from '../server/agent-api.ts';
 import { AgentAuth } from '../server/agent-api-auth.ts';
 import { storeSink } from './store-sink.ts';
+import type { CloudProvider } from '../core/cloud.ts';
+import type { RemediationMode } from '../core/remediation-policy.ts';
+import { openStackConfigFromEnv } from '../cloud/openstack/config.ts';
+import { openOpenStackCloud } from '../cloud/openstack/openstack-cloud.ts';
+import { KubeClusterWriter } from '../kube/cluster-writer.ts';
+import { RemediationExecutor } from '../remediate/executor.ts';
+import { registerRemediationMetrics } from '../remediate/metrics.ts';
+import { loadPolicyFile } from '../remediate/policy-file.ts';
+import { bearerToken } from '../server/agent-api-auth.ts';
+import { remediationApiRoutes } from '../server/remediation-api.ts';
 import { incidentMetrics, withIncidentMetrics } from './incident-metrics.ts';
 
 /**
@@ -46,8 +57,18 @@ export interface ControllerOptions {
   readonly syncTimeoutMs: number;
   /** Bearer tokens agents push results with (`token` or `node token` lines); no agent API without it. */
   readonly agentTokenFile?: string;
-  /** Bearer tokens for admin calls (probe-now). */
+  /** Bearer tokens for admin calls (probe-now, remediation approvals). */
   readonly adminTokenFile?: string;
+  /** Overrides the policy's mode; absent: the policy's (built-in: dry-run). */
+  readonly remediationMode?: RemediationMode;
+  /** A YAML remediation policy; absent: the built-in one. */
+  readonly remediationPolicy?: string;
+  /**
+   * The cloud behind the nodes, for console capture and reboots: `openstack`
+   * (OS_* variables as the openstack CLI reads them) or `none`. Default:
+   * `openstack` when OS_AUTH_URL is set, else `none`.
+   */
+  readonly cloud?: 'openstack' | 'none';
 }
 
 export const DEFAULT_CONTROLLER_OPTIONS: Omit<ControllerOptions, 'identity'> = {
@@ -79,6 +100,7 @@ export interface RunningController {
   readonly loop: DetectionLoop;
   readonly store: IncidentStore;
   readonly elector: LeaderElector;
+  readonly remediation: RemediationExecutor;
   stop(): Promise<void>;
 }
 
@@ -115,6 +137,14 @@ export async function startController(
       );
     }
   }
+
+  // A bad policy is refused before anything starts, naming the file, key and reason.
+  const policy = await loadPolicyFile(opts.remediationPolicy);
+  const cloudKind = opts.cloud ?? (process.env['OS_AUTH_URL'] ? 'openstack' : 'none');
+  const cloud: CloudProvider | null =
+    cloudKind === 'openstack'
+      ? await openOpenStackCloud(openStackConfigFromEnv(process.env))
+      : null;
 
   const store = await openStore(opts.store);
   const registry = new Registry();
@@ -225,22 +255,60 @@ export async function startController(
       (g) => g.set(view.leaseEventLag()[field] / 1000),
     );
 
+  const remediation = new RemediationExecutor({
+    view,
+    writer: new KubeClusterWriter(kc),
+    cloud,
+    store,
+    clock: systemClock,
+    log: log.child({ component: 'remediation' }),
+    policy: policy.policy,
+    policySource: policy.source,
+    ...(opts.remediationMode ? { mode: opts.remediationMode } : {}),
+    actor: `controller/${opts.identity}`,
+    isLeader: () => elector.isLeader() && synced,
+    assertLeader: (action) => elector.assertLeader(action),
+    health: () => {
+      const out = new Map<string, NodeHealth>();
+      for (const [name, s] of loop.state?.nodes ?? []) out.set(name, s.health);
+      return out;
+    },
+    incidents: () => store.listIncidents({ limit: 200 }),
+  });
+  registerRemediationMetrics(registry, remediation);
+  log.log('info', 'remediation', {
+    mode: remediation.overview().mode,
+    policy: policy.source,
+    cloud: cloudKind,
+  });
+  const auth =
+    opts.agentTokenFile || opts.adminTokenFile
+      ? new AgentAuth({
+          ...(opts.agentTokenFile ? { agentTokenFile: opts.agentTokenFile } : {}),
+          ...(opts.adminTokenFile ? { adminTokenFile: opts.adminTokenFile } : {}),
+        })
+      : null;
+
   let synced = false;
   const ops = await startOpsServer({
     listen: opts.listen,
     registry,
     healthy: () => ({ ok: true, reason: '' }),
-    routes: opts.agentTokenFile
-      ? agentApiRoutes({
-          mesh,
-          store,
-          log: log.child({ component: 'agent-api' }),
-          auth: new AgentAuth({
-            agentTokenFile: opts.agentTokenFile,
-            ...(opts.adminTokenFile ? { adminTokenFile: opts.adminTokenFile } : {}),
-          }),
-        })
-      : [],
+    routes: [
+      ...remediationApiRoutes({
+        control: remediation,
+        isAdmin: opts.adminTokenFile
+          ? (req) => {
+              const token = bearerToken(req);
+              return token !== null && auth?.identify(token)?.kind === 'admin';
+            }
+          : null,
+        log: log.child({ component: 'remediation-api' }),
+      }),
+      ...(opts.agentTokenFile && auth
+        ? agentApiRoutes({ mesh, store, log: log.child({ component: 'agent-api' }), auth })
+        : []),
+    ],
     ready: () => {
       const c = view.connection();
       if (!synced) return { ok: false, reason: 'caches not synced yet' };
@@ -269,13 +337,16 @@ export async function startController(
   await Promise.race([syncing, timeout]);
   synced = true;
   log.log('info', 'caches synced', { nodes: view.nodes().length, pods: view.pods().length });
+  remediation.start();
 
   return {
     port: ops.port,
     loop,
     store,
     elector,
+    remediation,
     async stop() {
+      await remediation.stop();
       await loop.stop();
       await loop.flushed();
       await elector.stop();

@@ -6,85 +6,17 @@
  * the incident as the diagnosis would (that part is tested in src/diagnose).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { DetectionLoop } from '../controller/detection-loop.ts';
-import { storeSink } from '../controller/store-sink.ts';
-import { parseProviderID } from '../core/cloud.ts';
-import type { Incident, NodeHealth } from '../core/incident.ts';
+import {
+  BOOT_DELAY_MS,
+  closeWorlds,
+  remediationWorld as world,
+} from '../../test/support/remediation-world.ts';
 import { silentLogger } from '../core/logger.ts';
-import { DEFAULT_POLICY, type RemediationMode } from '../core/remediation-policy.ts';
-import { FakeCloud } from '../cloud/fake/fake-cloud.ts';
-import { fakeCloudFor } from '../diagnose/sim-sources.ts';
-import { SimMesh } from '../sim/mesh.ts';
-import { seedScenario } from '../sim/seed-scenario.ts';
+import { DEFAULT_POLICY } from '../core/remediation-policy.ts';
 import { openStore } from '../store/open.ts';
-import type { IncidentStore } from '../store/port.ts';
 import { RemediationExecutor, REMEDIATION_STATE_KEY } from './executor.ts';
-import { healSimNodeOnBoot } from './sim-boot.ts';
 
-const BOOT_DELAY_MS = 40_000;
-const stores: IncidentStore[] = [];
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-});
-
-async function world(mode: RemediationMode, store?: IncidentStore) {
-  const scenario = seedScenario();
-  const { clock, sim, mig } = scenario;
-  const db = store ?? (await openStore('sqlite::memory:'));
-  if (store === undefined) stores.push(db);
-  const base = fakeCloudFor(sim, clock);
-  // The same servers, with reboots that finish after the boot delay.
-  const cloud = new FakeCloud({ clock, bootDelayMs: BOOT_DELAY_MS });
-  for (const node of sim.truth.nodes()) {
-    if (node.providerID === null) continue;
-    const { serverId } = parseProviderID(node.providerID);
-    const inst = await base.instance(node.providerID);
-    cloud.addServer({
-      id: serverId,
-      name: inst?.name ?? node.name,
-      vmState: 'active',
-      powerState: 'RUNNING',
-      hostStatus: 'UP',
-      console: `[    0.000000] Linux version 6.8.0-79-generic\n[ 5012.4] ${node.name} login:\n`,
-    });
-  }
-  healSimNodeOnBoot(cloud, sim);
-  const mesh = new SimMesh(sim, clock);
-  const loop = new DetectionLoop(sim, clock, mesh, {
-    sink: storeSink(db, silentLogger, () => undefined),
-    incidents: { reopenWindowMs: 600_000, stormSettleMs: 1000, stablePeriodMs: 60_000 },
-  });
-  await loop.start();
-  // Diagnosis would classify the halted node; here the incident gets its verdict directly.
-  const incidents = async (): Promise<readonly Incident[]> => {
-    const all = await db.listIncidents({ limit: 50 });
-    return all.map((i) =>
-      i.kind === 'node' && i.rootCause === null ? { ...i, rootCause: 'NODE_HALTED' } : i,
-    );
-  };
-  const executor = new RemediationExecutor({
-    view: sim,
-    writer: sim,
-    cloud,
-    store: db,
-    clock,
-    log: silentLogger,
-    policy: DEFAULT_POLICY,
-    policySource: 'built-in',
-    mode,
-    actor: 'controller/test',
-    isLeader: () => true,
-    assertLeader: () => undefined,
-    health: () => {
-      const out = new Map<string, NodeHealth>();
-      for (const [n, st] of loop.state?.nodes ?? []) out.set(n, st.health);
-      return out;
-    },
-    incidents,
-  });
-  executor.start();
-  return { ...scenario, db, cloud, loop, executor, mig };
-}
+afterEach(closeWorlds);
 
 describe('RemediationExecutor on the simulated seed cluster', () => {
   it('auto: console captured, cordon, soft reboot, node back after the boot delay, taints removed, incident resolved', async () => {
@@ -172,7 +104,6 @@ describe('RemediationExecutor on the simulated seed cluster', () => {
 
   it('a controller restart resumes the remediation from the store', async () => {
     const db = await openStore('sqlite::memory:');
-    stores.push(db);
     const first = await world('auto', db);
     await first.clock.advanceAsync(first.cutAt - first.clock.now());
     first.sim.cutNode(first.mig);
@@ -205,5 +136,6 @@ describe('RemediationExecutor on the simulated seed cluster', () => {
     await exec2.evaluate();
     expect(exec2.overview().remediations[0]?.status).toBe('in-progress');
     expect(exec2.overview().remediations[0]?.steps[2]?.status).toBe('waiting');
+    await db.close();
   });
 });

@@ -10,7 +10,10 @@ import type { RemediationExecutor } from './executor.ts';
  * - `nodewarden_remediation_step_events_total{step,result}`: step events since start
  *   (`step` is a ladder step, `remediation` or `capacity-guard`).
  */
-export function registerRemediationMetrics(registry: Registry, executor: RemediationExecutor): void {
+export function registerRemediationMetrics(
+  registry: Registry,
+  executor: RemediationExecutor,
+): void {
   new Gauge({
     name: 'nodewarden_remediation_mode',
     help: 'Remediation mode in force (1 for the current one)',

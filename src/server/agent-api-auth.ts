@@ -129,7 +129,8 @@ export class WatchedFile<P = Principal> {
 }
 
 export interface AgentAuthOptions {
-  readonly agentTokenFile: string;
+  /** Absent: no agent token is valid (a controller that serves only admin routes). */
+  readonly agentTokenFile?: string;
   readonly adminTokenFile?: string;
   /** How often the files' metadata is checked. Default 5 s. */
   readonly recheckMs?: number;
@@ -140,7 +141,10 @@ export class AgentAuth {
 
   constructor(options: AgentAuthOptions) {
     const recheck = options.recheckMs ?? 5_000;
-    this.#files = [new WatchedFile(options.agentTokenFile, parseAgentTokens, recheck)];
+    this.#files = [];
+    if (options.agentTokenFile !== undefined) {
+      this.#files.push(new WatchedFile(options.agentTokenFile, parseAgentTokens, recheck));
+    }
     if (options.adminTokenFile !== undefined) {
       this.#files.push(new WatchedFile(options.adminTokenFile, parseAdminTokens, recheck));
     }

@@ -1,0 +1,88 @@
+/**
+ * The executor's world for tests: the simulated 2025-08-25 cluster
+ * (SimCluster also as the ClusterWriter), the detection loop writing
+ * incidents to a real SQLite store, and a FakeCloud whose reboots finish
+ * after BOOT_DELAY_MS and bring the simulated node back. Node incidents get
+ * NODE_HALTED as the diagnosis would give them (tested in src/diagnose).
+ */
+import { DetectionLoop } from '../../src/controller/detection-loop.ts';
+import { storeSink } from '../../src/controller/store-sink.ts';
+import { parseProviderID } from '../../src/core/cloud.ts';
+import type { Incident, NodeHealth } from '../../src/core/incident.ts';
+import { silentLogger } from '../../src/core/logger.ts';
+import { DEFAULT_POLICY, type RemediationMode } from '../../src/core/remediation-policy.ts';
+import { FakeCloud } from '../../src/cloud/fake/fake-cloud.ts';
+import { fakeCloudFor } from '../../src/diagnose/sim-sources.ts';
+import { RemediationExecutor } from '../../src/remediate/executor.ts';
+import { healSimNodeOnBoot } from '../../src/remediate/sim-boot.ts';
+import { SimMesh } from '../../src/sim/mesh.ts';
+import { seedScenario } from '../../src/sim/seed-scenario.ts';
+import { openStore } from '../../src/store/open.ts';
+import type { IncidentStore } from '../../src/store/port.ts';
+
+export const BOOT_DELAY_MS = 40_000;
+const stores: IncidentStore[] = [];
+
+/** Closes the stores the worlds opened. */
+export async function closeWorlds(): Promise<void> {
+  for (const s of stores.splice(0)) await s.close();
+}
+
+export async function remediationWorld(mode: RemediationMode, store?: IncidentStore) {
+  const scenario = seedScenario();
+  const { clock, sim, mig } = scenario;
+  const db = store ?? (await openStore('sqlite::memory:'));
+  if (store === undefined) stores.push(db);
+  const base = fakeCloudFor(sim, clock);
+  // The same servers, with reboots that finish after the boot delay.
+  const cloud = new FakeCloud({ clock, bootDelayMs: BOOT_DELAY_MS });
+  for (const node of sim.truth.nodes()) {
+    if (node.providerID === null) continue;
+    const { serverId } = parseProviderID(node.providerID);
+    const inst = await base.instance(node.providerID);
+    cloud.addServer({
+      id: serverId,
+      name: inst?.name ?? node.name,
+      vmState: 'active',
+      powerState: 'RUNNING',
+      hostStatus: 'UP',
+      console: `[    0.000000] Linux version 6.8.0-79-generic\n[ 5012.4] ${node.name} login:\n`,
+    });
+  }
+  healSimNodeOnBoot(cloud, sim);
+  const mesh = new SimMesh(sim, clock);
+  const loop = new DetectionLoop(sim, clock, mesh, {
+    sink: storeSink(db, silentLogger, () => undefined),
+    incidents: { reopenWindowMs: 600_000, stormSettleMs: 1000, stablePeriodMs: 60_000 },
+  });
+  await loop.start();
+  // Diagnosis would classify the halted node; here the incident gets its verdict directly.
+  const incidents = async (): Promise<readonly Incident[]> => {
+    const all = await db.listIncidents({ limit: 50 });
+    return all.map((i) =>
+      i.kind === 'node' && i.rootCause === null ? { ...i, rootCause: 'NODE_HALTED' } : i,
+    );
+  };
+  const executor = new RemediationExecutor({
+    view: sim,
+    writer: sim,
+    cloud,
+    store: db,
+    clock,
+    log: silentLogger,
+    policy: DEFAULT_POLICY,
+    policySource: 'built-in',
+    mode,
+    actor: 'controller/test',
+    isLeader: () => true,
+    assertLeader: () => undefined,
+    health: () => {
+      const out = new Map<string, NodeHealth>();
+      for (const [n, st] of loop.state?.nodes ?? []) out.set(n, st.health);
+      return out;
+    },
+    incidents,
+  });
+  executor.start();
+  return { ...scenario, db, cloud, loop, executor, mig };
+}
