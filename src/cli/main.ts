@@ -14,6 +14,7 @@ async function loadCommands(): Promise<readonly Command[]> {
     import('./report.ts'),
     import('./agent.ts'),
     import('./remediation.ts'),
+    import('./stability-test.ts'),
   ]);
   return modules.map((m) => m.command);
 }
