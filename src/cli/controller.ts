@@ -8,6 +8,9 @@ import {
 import { parseListen } from '../server/ops-server.ts';
 import { intFlag, parseFlags, serveUntilSignal, type Command } from './command.ts';
 import { badInput } from '../core/errors.ts';
+import { parseCloudKind } from '../cloud/open-cloud.ts';
+import { checkZone } from '../diagnose/pipeline.ts';
+import { checkIp } from './diagnose.ts';
 import { REMEDIATION_MODES, type RemediationMode } from '../core/remediation-policy.ts';
 
 const help = `nodewarden controller — watch the cluster, detect dead nodes in seconds, keep incidents
@@ -19,7 +22,11 @@ Usage:
                         [--agent-token-file F] [--admin-token-file F]
                         [--sync-timeout S]
                         [--remediation-mode off|dry-run|approve|auto]
-                        [--remediation-policy FILE] [--cloud openstack|none]
+                        [--remediation-policy FILE] [--cloud none|lab|openstack]
+                        [--cloud-config clouds.yaml] [--os-cloud NAME]
+                        [--lab-dir DIR] [--lab-boot-delay S] [--cloud-poll-interval S]
+                        [--no-diagnose] [--zone ZONE] [--prometheus URL]
+                        [--gateway IP] [--ovn-gateway IP] [--report-dir DIR]
 
 Watches Nodes, node Leases, Pods and Node Events; probes every node at
 L2/L3/L4/L7 from here each second; opens an incident when a node goes Down
@@ -28,6 +35,15 @@ controller that lost the API server); records Kubernetes' own NotReady, taints
 and evictions on the incident's timeline; resolves it when the node has been
 healthy for the stable period. Several replicas may run: a Lease in
 --lease-namespace elects the one that writes.
+
+The moment an incident opens it is diagnosed: every observer of the node is
+asked for a full L2–L7 probe now, the controller probes it directly, and the
+Kubernetes view, the cloud (instance, actions, console log, port,
+diagnostics), the agents' last words and GPU history are collected at once;
+the root cause, the evidence and a timeline entry are kept with the incident
+(nodewarden report <incident-id> --store <the same URL> renders the report).
+With --admin-token-file, POST /v1/incidents/<id>/diagnose diagnoses again and
+POST /v1/nodes/<node>/diagnose diagnoses a node now.
 
 Once an incident has a root cause a reboot can fix, the remediation ladder
 runs (docs/recovery.md): console capture, cordon, port reset or soft
@@ -56,8 +72,28 @@ Options:
                           policy's mode (built-in policy: dry-run)
   --remediation-policy F  YAML ladders and brakes (deploy/examples/remediation-policy.yaml);
                           a bad file is refused at start with the key and reason
-  --cloud KIND            openstack (OS_* variables, as the openstack CLI) or none;
-                          default openstack when OS_AUTH_URL is set, else none
+  --cloud KIND            openstack (a clouds.yaml with --cloud-config, else OS_*
+                          variables as the openstack CLI reads them), lab (the
+                          netns lab's namespaces as VMs; run the controller in
+                          nw-hub) or none; default openstack when OS_AUTH_URL is
+                          set, else none
+  --cloud-config FILE     openstack: a clouds.yaml
+  --os-cloud NAME         which cloud of --cloud-config (default $OS_CLOUD or openstack)
+  --lab-dir DIR           lab: the lab directory (default $NODEWARDEN_LAB_DIR or
+                          /var/lib/nodewarden/lab)
+  --lab-boot-delay S      lab: how long a rebooted node stays down (default 5)
+  --cloud-poll-interval S with a cloud: poll every node's instance, hypervisor
+                          host_status and ports this often (default 60); a port
+                          going DOWN, a hypervisor DOWN/UNKNOWN or an instance
+                          leaving ACTIVE is logged as a warning, added to any open
+                          incident of the node, and exported as metrics
+  --no-diagnose           do not diagnose incidents when they open
+  --zone ZONE             IANA zone of report times (default Asia/Seoul)
+  --prometheus URL        GPU history (DCGM series) from this Prometheus; default:
+                          the agents' GPU samples in the store
+  --gateway IP            the nodes' gateway, pinged as a reference point
+  --ovn-gateway IP        the OVN gateway (e.g. 100.64.0.1), pinged the same way
+  --report-dir DIR        also write each diagnosis as <incident>.{en,ko}.md and .json
 
 Logs are JSON lines on stderr. Exit: 0 after SIGTERM/SIGINT, 1 when it cannot
 start (the reason is logged and printed), 2 for bad flags.
@@ -94,6 +130,17 @@ export function parseControllerArgs(argv: readonly string[]): {
     'remediation-mode': { type: 'string' },
     'remediation-policy': { type: 'string' },
     cloud: { type: 'string' },
+    'cloud-config': { type: 'string' },
+    'os-cloud': { type: 'string' },
+    'lab-dir': { type: 'string' },
+    'lab-boot-delay': { type: 'string' },
+    'no-diagnose': { type: 'boolean', default: false },
+    zone: { type: 'string', default: DEFAULT_CONTROLLER_OPTIONS.zone },
+    prometheus: { type: 'string' },
+    gateway: { type: 'string' },
+    'ovn-gateway': { type: 'string' },
+    'report-dir': { type: 'string' },
+    'cloud-poll-interval': { type: 'string' },
   });
   if (positionals.length > 0)
     throw badInput(
@@ -113,11 +160,19 @@ export function parseControllerArgs(argv: readonly string[]): {
       `--remediation-mode "${mode}" is not one of ${REMEDIATION_MODES.join(', ')}`,
       'pass --remediation-mode dry-run to see what it would do first',
     );
-  const cloud = values.cloud;
-  if (cloud !== undefined && cloud !== 'openstack' && cloud !== 'none')
+  const cloudKind = values.cloud === undefined ? undefined : parseCloudKind(values.cloud);
+  if (values['cloud-config'] !== undefined && cloudKind !== 'openstack')
     throw badInput(
-      `--cloud "${cloud}" is not openstack or none`,
-      'pass --cloud openstack or --cloud none',
+      `--cloud-config is for --cloud openstack, not --cloud ${cloudKind ?? '(default)'}`,
+      'add --cloud openstack',
+    );
+  checkZone(values.zone);
+  const gateway = checkIp('gateway', values.gateway);
+  const ovnGateway = checkIp('ovn-gateway', values['ovn-gateway']);
+  if (values.prometheus !== undefined && !/^https?:\/\/[^/]/.test(values.prometheus))
+    throw badInput(
+      `--prometheus "${values.prometheus}" is not an http(s) URL`,
+      'pass e.g. --prometheus http://10.62.0.1:9090',
     );
   const options: ControllerOptions = {
     ...DEFAULT_CONTROLLER_OPTIONS,
@@ -134,7 +189,21 @@ export function parseControllerArgs(argv: readonly string[]): {
     ...(values['admin-token-file'] ? { adminTokenFile: values['admin-token-file'] } : {}),
     ...(mode !== undefined ? { remediationMode: mode as RemediationMode } : {}),
     ...(values['remediation-policy'] ? { remediationPolicy: values['remediation-policy'] } : {}),
-    ...(cloud !== undefined ? { cloud } : {}),
+    cloud: {
+      ...(cloudKind === undefined ? {} : { kind: cloudKind }),
+      ...(values['lab-dir'] ? { labDir: values['lab-dir'] } : {}),
+      labBootDelayMs: intFlag('lab-boot-delay', values['lab-boot-delay'], 5, 0, 3_600) * 1000,
+      ...(values['cloud-config'] ? { configFile: values['cloud-config'] } : {}),
+      ...(values['os-cloud'] ? { cloudName: values['os-cloud'] } : {}),
+    },
+    diagnose: !values['no-diagnose'],
+    cloudPollIntervalMs:
+      intFlag('cloud-poll-interval', values['cloud-poll-interval'], 60, 1, 3_600) * 1000,
+    zone: values.zone,
+    ...(values.prometheus ? { prometheusUrl: values.prometheus } : {}),
+    ...(gateway === null ? {} : { gateway }),
+    ...(ovnGateway === null ? {} : { ovnGateway }),
+    ...(values['report-dir'] ? { reportDir: values['report-dir'] } : {}),
   };
   return { options, level: level as (typeof LEVELS)[number] };
 }

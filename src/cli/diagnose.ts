@@ -4,17 +4,15 @@ import { openStackConfigFromEnv } from '../cloud/openstack/config.ts';
 import { openOpenStackCloud } from '../cloud/openstack/openstack-cloud.ts';
 import type { CloudProvider } from '../core/cloud.ts';
 import { badInput, NodeWardenError } from '../core/errors.ts';
-import type { Incident } from '../core/incident.ts';
 import { silentLogger } from '../core/logger.ts';
-import { probeVerdict, type ProbeResult } from '../core/probe.ts';
 import type { NetworkSources } from '../diagnose/collectors.ts';
 import { PrometheusGpuHistory, StoreGpuHistory, type GpuHistory } from '../diagnose/gpu-history.ts';
-import { diagnose } from '../diagnose/pipeline.ts';
+import { adHocIncident, diagnose } from '../diagnose/pipeline.ts';
+import { pingFromHere } from '../diagnose/ping-reference.ts';
 import { recordDiagnosis } from '../diagnose/stored.ts';
 import { KubeClusterView } from '../kube/cluster-view.ts';
 import { loadKubeConfig } from '../kube/config.ts';
 import { HttpPrometheusClient } from '../metrics/prometheus-client.ts';
-import { probeIcmp } from '../probe/icmp-probe.ts';
 import { LinuxProber } from '../probe/linux-prober.ts';
 import { validateTarget } from '../probe/target.ts';
 import { LANGS, type Lang } from '../report/zone.ts';
@@ -79,51 +77,13 @@ export function checkLang(value: string): Lang {
   return value as Lang;
 }
 
-function checkIp(flag: string, value: string | undefined): string | null {
+export function checkIp(flag: string, value: string | undefined): string | null {
   if (value === undefined) return null;
   try {
     return validateTarget({ ip: value, port: 1, timeoutMs: 1000 }).ip;
   } catch {
     throw badInput(`--${flag} "${value}" is not an IP address`, `pass e.g. --${flag} 100.64.0.1`);
   }
-}
-
-/** A one-layer ICMP result from this host: reference points are pinged, not probed at L4/L7. */
-async function pingFromHere(
-  ip: string,
-  timeoutMs: number,
-  signal: AbortSignal,
-): Promise<ProbeResult> {
-  const target = validateTarget({ ip, port: 1, timeoutMs });
-  const startedAt = new Date().toISOString();
-  const started = performance.now();
-  const layer = await probeIcmp(target, signal);
-  return {
-    target: ip,
-    port: 0,
-    startedAt,
-    durationMs: Math.round(performance.now() - started),
-    layers: [layer],
-    verdict: probeVerdict([layer]),
-  };
-}
-
-/** A node incident made up for an on-demand diagnosis (nothing stored). */
-function adHocIncident(node: string, heartbeat: string | null, now: Date): Incident {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  return {
-    id: `diag-${stamp}-${node}`,
-    kind: 'node',
-    status: 'open',
-    nodes: [node],
-    openedAt: now.toISOString(),
-    resolvedAt: null,
-    lastHeartbeatAt: heartbeat,
-    rootCause: null,
-    summary: `on-demand diagnosis of ${node}`,
-    timeline: [],
-    affectedPods: [],
-  };
 }
 
 export const command: Command = {

@@ -22,6 +22,7 @@ import { applySeedWorkloads } from '../lab/seed-workload.ts';
 import { loadKubeConfig } from '../kube/config.ts';
 import { DEFAULT_NODES, DEFAULT_SUBNET, MAX_NODES, MIN_NODES } from '../lab/topology.ts';
 import { EXIT_OK, intFlag, parseFlags, type Command, type Io } from './command.ts';
+import { LAB_CLOUD_USAGE, runLabCloud } from './lab-cloud.ts';
 
 const help = `nodewarden lab — real network namespaces as Kubernetes nodes, for fault drills (root only)
 
@@ -37,6 +38,7 @@ Usage:
   nodewarden lab exec <node> -- <command…>
   nodewarden lab fault <node> <fault> [argument]
   nodewarden lab heal <node> [fault]
+${LAB_CLOUD_USAGE}
   nodewarden lab down
   nodewarden lab openstack up|status|down   (see: nodewarden lab openstack --help)
 
@@ -77,7 +79,19 @@ Faults:
   loss <1-100>              nftables drops that % of the node's inbound frames
   delay <ms>                netem delay (refused when the kernel has no netem)
   partition <node,…>        drops only what the named nodes send to this node
-heal <node> restores every layer; heal <node> <fault> undoes one fault.
+  power-off                 every process killed, eth0 down: the lab cloud says
+                            SHUTOFF, stopped by Nova's power sync (no user)
+  kernel-panic              console ends in "Kernel panic - not syncing", every
+                            process killed, no frame in or out — but the link is
+                            up and the lab cloud says ACTIVE/RUNNING (NODE_HALTED)
+heal <node> restores every layer; heal <node> <fault> undoes one fault. Healing
+power-off or kernel-panic boots the node (every fault cleared), as does a
+reboot through the lab cloud.
+
+The lab cloud: each node namespace is a VM (server id openstack:///<uuid> in
+its Node's providerID). Its console log is the node's kernel-log file, its port
+is the node's veth, and reboots stop and restart the node's processes and
+link. The controller uses it with --cloud lab; lab cloud shows and drives it.
 
 Options:
   --nodes N      node count, ${MIN_NODES}–${MAX_NODES} (default ${DEFAULT_NODES})
@@ -115,7 +129,8 @@ type Subcommand =
   | 'workload'
   | 'kmsg'
   | 'gpu'
-  | 'openstack';
+  | 'openstack'
+  | 'cloud';
 const SUBCOMMANDS: readonly Subcommand[] = [
   'up',
   'status',
@@ -129,6 +144,7 @@ const SUBCOMMANDS: readonly Subcommand[] = [
   'kmsg',
   'gpu',
   'openstack',
+  'cloud',
 ];
 
 function requireRoot(sub: string): void {
@@ -307,6 +323,8 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
     }
     case 'gpu':
       return runLabGpu(ctx, rest, io);
+    case 'cloud':
+      return runLabCloud(ctx, rest, io);
     case 'build-k8s':
     case 'build-helm':
     case 'openstack':

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Gauge } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import { systemClock } from '../core/clock.ts';
 import {
   clusterDetectionConfig,
@@ -24,10 +25,16 @@ import { AgentMesh, combineObservationSources } from './mesh.ts';
 import { agentApiRoutes } from '../server/agent-api.ts';
 import { AgentAuth } from '../server/agent-api-auth.ts';
 import { storeSink } from './store-sink.ts';
+import { collectedGauge } from '../server/gauge.ts';
+import { openCloud, type CloudChoice } from '../cloud/open-cloud.ts';
+import { DEFAULT_LAB_BOOT_DELAY_MS } from '../cloud/lab/lab-cloud.ts';
+import { PrometheusGpuHistory, StoreGpuHistory } from '../diagnose/gpu-history.ts';
+import { labDirFrom } from '../lab/state.ts';
+import { HttpPrometheusClient } from '../metrics/prometheus-client.ts';
+import { DEFAULT_DIAGNOSER_OPTIONS, IncidentDiagnoser } from './diagnoser.ts';
+import { CloudMonitor, DEFAULT_CLOUD_MONITOR } from '../cloud/monitor.ts';
 import type { CloudProvider } from '../core/cloud.ts';
 import type { RemediationMode } from '../core/remediation-policy.ts';
-import { openStackConfigFromEnv } from '../cloud/openstack/config.ts';
-import { openOpenStackCloud } from '../cloud/openstack/openstack-cloud.ts';
 import { KubeClusterWriter } from '../kube/cluster-writer.ts';
 import { RemediationExecutor } from '../remediate/executor.ts';
 import { registerRemediationMetrics } from '../remediate/metrics.ts';
@@ -64,11 +71,26 @@ export interface ControllerOptions {
   /** A YAML remediation policy; absent: the built-in one. */
   readonly remediationPolicy?: string;
   /**
-   * The cloud behind the nodes, for console capture and reboots: `openstack`
-   * (OS_* variables as the openstack CLI reads them) or `none`. Default:
-   * `openstack` when OS_AUTH_URL is set, else `none`.
+   * The cloud behind the nodes, for diagnosis evidence, infrastructure
+   * monitoring, console capture and reboots: `openstack` (a clouds.yaml, or
+   * OS_* variables as the openstack CLI reads them), `lab` (the netns lab's
+   * node namespaces) or `none`. Default kind: `openstack` when OS_AUTH_URL
+   * is set, else `none`.
    */
-  readonly cloud?: 'openstack' | 'none';
+  readonly cloud?: Partial<Omit<CloudChoice, 'actor' | 'env'>>;
+  /** Diagnose every incident the moment it opens (default true). */
+  readonly diagnose: boolean;
+  /** IANA zone of report times. */
+  readonly zone: string;
+  /** Prometheus with the DCGM exporter's series; without it, GPU history is the agents' samples. */
+  readonly prometheusUrl?: string;
+  /** Reference points pinged from the controller during diagnosis. */
+  readonly gateway?: string;
+  readonly ovnGateway?: string;
+  /** Also write each diagnosis as en/ko/json report files here. */
+  readonly reportDir?: string;
+  /** How often the cloud monitor polls every node's instance, hypervisor and ports (with a cloud). */
+  readonly cloudPollIntervalMs: number;
 }
 
 export const DEFAULT_CONTROLLER_OPTIONS: Omit<ControllerOptions, 'identity'> = {
@@ -79,6 +101,9 @@ export const DEFAULT_CONTROLLER_OPTIONS: Omit<ControllerOptions, 'identity'> = {
   probeIntervalMs: 1_000,
   probeTimeoutMs: 2_000,
   syncTimeoutMs: 30_000,
+  diagnose: true,
+  zone: 'Asia/Seoul',
+  cloudPollIntervalMs: DEFAULT_CLOUD_MONITOR.intervalMs,
 };
 
 export const defaultIdentity = (): string =>
@@ -101,7 +126,12 @@ export interface RunningController {
   readonly store: IncidentStore;
   readonly elector: LeaderElector;
   readonly remediation: RemediationExecutor;
-  stop(): Promise<void>;
+  stop(): Promise<void>; /** The cloud the controller was started with; null for none. */
+  readonly cloud: CloudProvider | null;
+  /** Diagnosis at incident open and on request (`onVerdict`: hear each verdict); null with --no-diagnose. */
+  readonly diagnoser: IncidentDiagnoser | null;
+  /** Infrastructure monitoring of every node's instance, hypervisor and ports; null without a cloud. */
+  readonly cloudMonitor: CloudMonitor | null;
 }
 
 export async function startController(
@@ -140,11 +170,20 @@ export async function startController(
 
   // A bad policy is refused before anything starts, naming the file, key and reason.
   const policy = await loadPolicyFile(opts.remediationPolicy);
-  const cloudKind = opts.cloud ?? (process.env['OS_AUTH_URL'] ? 'openstack' : 'none');
-  const cloud: CloudProvider | null =
-    cloudKind === 'openstack'
-      ? await openOpenStackCloud(openStackConfigFromEnv(process.env))
-      : null;
+  const cloudKind = opts.cloud?.kind ?? (process.env['OS_AUTH_URL'] ? 'openstack' : 'none');
+  const opened = await openCloud(
+    {
+      ...opts.cloud,
+      kind: cloudKind,
+      labDir: opts.cloud?.labDir ?? labDirFrom(process.env),
+      labBootDelayMs: opts.cloud?.labBootDelayMs ?? DEFAULT_LAB_BOOT_DELAY_MS,
+      actor: `nodewarden-controller/${opts.identity}`,
+      env: process.env,
+    },
+    log.child({ component: 'cloud' }),
+  );
+  const cloud: CloudProvider | null = opened.provider;
+  log.log('info', 'cloud', opened.describe);
 
   const store = await openStore(opts.store);
   const registry = new Registry();
@@ -173,15 +212,49 @@ export async function startController(
   // The agent mesh: k observers per node push results here; the controller's own probes join them.
   const mesh = new AgentMesh(() => view.nodes(), systemClock, log.child({ component: 'mesh' }));
   const node = detectionConfig({ stablePeriodMs: opts.stablePeriodMs });
-  const loop = new DetectionLoop(view, systemClock, combineObservationSources(probes, mesh), {
+  const observations = combineObservationSources(probes, mesh);
+  const diagnoser = opts.diagnose
+    ? new IncidentDiagnoser(
+        {
+          view,
+          mesh,
+          observations,
+          prober: new LinuxProber(),
+          cloud,
+          gpu:
+            opts.prometheusUrl === undefined
+              ? new StoreGpuHistory(store)
+              : new PrometheusGpuHistory(new HttpPrometheusClient(opts.prometheusUrl)),
+          store,
+        },
+        {
+          ...DEFAULT_DIAGNOSER_OPTIONS,
+          actor: `controller/${opts.identity}`,
+          zone: opts.zone,
+          probeTimeoutMs: opts.probeTimeoutMs,
+          references: { gateway: opts.gateway ?? null, ovnGateway: opts.ovnGateway ?? null },
+          reportDir: opts.reportDir ?? null,
+        },
+        log.child({ component: 'diagnosis' }),
+        (action) => elector.assertLeader(action),
+      )
+    : null;
+  const incidentSink = withIncidentMetrics(
+    storeSink(store, log.child({ component: 'incidents' }), (action) =>
+      elector.assertLeader(action),
+    ),
+    incidentMetrics(registry),
+  );
+  const loop = new DetectionLoop(view, systemClock, observations, {
     detection: clusterDetectionConfig({ ...DEFAULT_CLUSTER_DETECTION_CONFIG, node }),
     incidents: { ...DEFAULT_INCIDENT_CONFIG, stablePeriodMs: opts.stablePeriodMs },
-    sink: withIncidentMetrics(
-      storeSink(store, log.child({ component: 'incidents' }), (action) =>
-        elector.assertLeader(action),
-      ),
-      incidentMetrics(registry),
-    ),
+    // Diagnosis starts once the incident is in the store, so its evidence has an incident to
+    // belong to; its root cause on the incident is what remediation waits for.
+    sink: async (commands, incidents) => {
+      await incidentSink(commands, incidents);
+      for (const command of commands)
+        if (command.kind === 'open') diagnoser?.opened(command.incident);
+    },
     mayWrite: () => elector.isLeader(),
     // Detection needs ~1 s resolution; a large cluster's stream of Lease renewals must not
     // turn into one whole-cluster evaluation per event.
@@ -217,17 +290,7 @@ export async function startController(
     help: string,
     labelNames: string[],
     collect: (g: Gauge) => void,
-  ): void => {
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        collect(this);
-      },
-    });
-  };
+  ): void => collectedGauge(registry, name, help, labelNames, collect);
   gauge('nodewarden_leader', '1 when this replica holds the leader Lease', [], (g) =>
     g.set(elector.isLeader() ? 1 : 0),
   );
@@ -289,6 +352,40 @@ export async function startController(
         })
       : null;
 
+  const cloudMonitor =
+    cloud === null
+      ? null
+      : new CloudMonitor(
+          cloud,
+          () => view.nodes(),
+          systemClock,
+          log.child({ component: 'cloud-monitor' }),
+          { ...DEFAULT_CLOUD_MONITOR, intervalMs: opts.cloudPollIntervalMs },
+        );
+  if (cloudMonitor !== null) {
+    cloudMonitor.register(registry);
+    // A change under a node with an open incident belongs on that incident's timeline.
+    cloudMonitor.onChange((change) => {
+      if (!elector.isLeader()) return;
+      const open = loop.incidents.filter(
+        (i) => i.status === 'open' && i.nodes.includes(change.node),
+      );
+      for (const incident of open) {
+        void (async () => {
+          elector.assertLeader(`add a cloud change to ${incident.id}`);
+          await store.appendTimeline(incident.id, [
+            { at: change.at, kind: 'cloud', node: change.node, message: change.message },
+          ]);
+        })().catch((error: unknown) =>
+          log.log('error', 'could not record a cloud change on the incident', {
+            incident: incident.id,
+            error: describeError(error),
+          }),
+        );
+      }
+    });
+  }
+
   let synced = false;
   const ops = await startOpsServer({
     listen: opts.listen,
@@ -306,7 +403,13 @@ export async function startController(
         log: log.child({ component: 'remediation-api' }),
       }),
       ...(opts.agentTokenFile && auth
-        ? agentApiRoutes({ mesh, store, log: log.child({ component: 'agent-api' }), auth })
+        ? agentApiRoutes({
+            mesh,
+            store,
+            log: log.child({ component: 'agent-api' }),
+            auth,
+            ...(diagnoser === null ? {} : { diagnoser }),
+          })
         : []),
     ],
     ready: () => {
@@ -338,6 +441,7 @@ export async function startController(
   synced = true;
   log.log('info', 'caches synced', { nodes: view.nodes().length, pods: view.pods().length });
   remediation.start();
+  cloudMonitor?.start();
 
   return {
     port: ops.port,
@@ -345,10 +449,17 @@ export async function startController(
     store,
     elector,
     remediation,
+    cloud,
+    diagnoser,
+    cloudMonitor,
     async stop() {
+      await cloudMonitor?.stop();
       await remediation.stop();
       await loop.stop();
       await loop.flushed();
+      diagnoser?.stop();
+      await diagnoser?.idle();
+      opened.close();
       await elector.stop();
       await ops.close();
       await store.close();

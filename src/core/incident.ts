@@ -40,7 +40,11 @@ export type TimelineKind =
   | 'recovering'
   | 'resolved'
   | 'flap'
-  | 'note';
+  | 'note'
+  /** NodeWarden's verdict (diagnosis at incident open, or asked again). */
+  | 'diagnosis'
+  /** The cloud's infrastructure changed: a port DOWN, a hypervisor DOWN/UNKNOWN, an instance not ACTIVE. */
+  | 'cloud';
 
 export interface TimelineEntry {
   /** ISO-8601 UTC instant. */

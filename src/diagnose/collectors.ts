@@ -177,6 +177,12 @@ export interface NetworkSources {
   /** Infrastructure reference points; each is pinged from up to `referenceObservers` observers. */
   readonly references?: { readonly gateway?: string | null; readonly ovnGateway?: string | null };
   readonly pinger?: ReferencePinger | null;
+  /**
+   * Where the pinger pings from: `observers` (it can ping from each observer;
+   * default) or `here` (only from where this process runs: the results are
+   * the controller's, and named so).
+   */
+  readonly pingerVantage?: 'observers' | 'here';
 }
 
 export interface NetworkOptions {
@@ -371,7 +377,9 @@ async function probeReferences(
   if (sources.references?.ovnGateway)
     points.push({ kind: 'ovn-gateway', target: sources.references.ovnGateway });
   const from =
-    observers.length > 0 ? observers.slice(0, opts.referenceObservers) : [CONTROLLER_OBSERVER];
+    observers.length > 0 && sources.pingerVantage !== 'here'
+      ? observers.slice(0, opts.referenceObservers)
+      : [CONTROLLER_OBSERVER];
   const jobs = points.flatMap((p) =>
     from.map(async (observer): Promise<ReferenceProbe> => {
       try {

@@ -259,7 +259,7 @@ function isList<T>(value: T | readonly T[]): value is readonly T[] {
   return Array.isArray(value);
 }
 
-function checkZone(zone: string): void {
+export function checkZone(zone: string): void {
   try {
     new Intl.DateTimeFormat('en-GB', { timeZone: zone });
   } catch (error) {
@@ -272,4 +272,22 @@ function checkZone(zone: string): void {
       },
     );
   }
+}
+
+/** A node incident made up for an on-demand diagnosis (nothing stored). */
+export function adHocIncident(node: string, heartbeat: string | null, now: Date): Incident {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return {
+    id: `diag-${stamp}-${node}`,
+    kind: 'node',
+    status: 'open',
+    nodes: [node],
+    openedAt: now.toISOString(),
+    resolvedAt: null,
+    lastHeartbeatAt: heartbeat,
+    rootCause: null,
+    summary: `on-demand diagnosis of ${node}`,
+    timeline: [],
+    affectedPods: [],
+  };
 }

@@ -29,6 +29,8 @@ describe('parseFault', () => {
     expect(parseFault(['kubelet-hang'], nodes, mig)).toEqual({ kind: 'kubelet-hang' });
     expect(parseFault(['loss', '100'], nodes, mig)).toEqual({ kind: 'loss', percent: 100 });
     expect(parseFault(['delay', '250'], nodes, mig)).toEqual({ kind: 'delay', ms: 250 });
+    expect(parseFault(['power-off'], nodes, mig)).toEqual({ kind: 'power-off' });
+    expect(parseFault(['kernel-panic'], nodes, mig)).toEqual({ kind: 'kernel-panic' });
     expect(parseFault(['partition', '85zt7,10.62.0.11,85zt7'], nodes, mig)).toEqual({
       kind: 'partition',
       observers: [
@@ -93,6 +95,14 @@ describe('firewallScript', () => {
     expect(script).toContain('arp saddr ip { 10.62.0.10, 10.62.0.11 } drop');
     expect(script).toContain('tcp dport 10250 drop');
   });
+
+  it('drops every frame in and out of eth0 for kernel-panic, leaving the link alone', () => {
+    const script = firewallScript([{ kind: 'kernel-panic' }], 10250);
+    expect(script).toContain('chain panic_in {\n    type filter hook ingress device "eth0"');
+    expect(script).toContain('chain panic_out {\n    type filter hook egress device "eth0"');
+    expect(script.match(/\n {4}drop\n/g)).toHaveLength(2);
+    expect(firewallScript([{ kind: 'power-off' }], 10250)).toBe(firewallScript([], 10250));
+  });
 });
 
 describe('conflictingFault', () => {
@@ -104,6 +114,16 @@ describe('conflictingFault', () => {
       'kubelet-stop',
     );
     expect(conflictingFault([{ kind: 'link-down' }], { kind: 'block-kubelet-port' })).toBeNull();
+  });
+
+  it('lets nothing onto a powered-off or panicked node, and either onto a faulty one', () => {
+    expect(conflictingFault([{ kind: 'power-off' }], { kind: 'link-down' })?.kind).toBe(
+      'power-off',
+    );
+    expect(conflictingFault([{ kind: 'kernel-panic' }], { kind: 'power-off' })?.kind).toBe(
+      'kernel-panic',
+    );
+    expect(conflictingFault([{ kind: 'link-down' }], { kind: 'kernel-panic' })).toBeNull();
   });
 });
 

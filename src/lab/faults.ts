@@ -1,7 +1,15 @@
 import { liveGpuSimPid, startGpuSim } from './lab-gpu.ts';
 import { badInput, NodeWardenError } from '../core/errors.ts';
 import { execCheckedIn, execIn, hasDefaultRoute, ipIn, listLinks, setLink } from './netns.ts';
-import type { LabNodeState, LabState } from './state.ts';
+import {
+  appendKernelLog,
+  kmsgSize,
+  liveAgentPid,
+  startAgent,
+  stopNodeProcesses,
+} from './node-processes.ts';
+import { vmOf, type LabNodeState, type LabState } from './state.ts';
+import { booted, poweredOff, withAction } from './vm.ts';
 import {
   freezeStandin,
   liveStandinPid,
@@ -30,6 +38,15 @@ import { NODE_INTERFACE, resolveNode, nodeSuffix } from './topology.ts';
  * - `delay <ms>`: netem on the node's eth0, when the kernel has netem.
  * - `partition <observer,…>`: the node drops every frame (IP and ARP) from
  *   the named nodes only; everyone else still reaches it.
+ * - `power-off`: the VM loses power — every process in the namespace is
+ *   killed, eth0 goes down (the port loses its peer: Neutron DOWN), and the
+ *   lab cloud says SHUTOFF with a `stop` by Nova's power sync (no user).
+ * - `kernel-panic`: the console log ends in `Kernel panic - not syncing`,
+ *   every process is killed and the namespace neither receives nor sends a
+ *   frame (netdev ingress and egress drop), yet the link stays up and the
+ *   lab cloud still says ACTIVE/RUNNING: the seed's NODE_HALTED shape.
+ * Healing either — or a reboot through the lab cloud — boots the node: every
+ * layer restored, stand-in and agent started anew, every fault cleared.
  */
 
 export type FaultKind =
@@ -39,7 +56,9 @@ export type FaultKind =
   | 'block-kubelet-port'
   | 'loss'
   | 'delay'
-  | 'partition';
+  | 'partition'
+  | 'power-off'
+  | 'kernel-panic';
 
 export const FAULT_KINDS: readonly FaultKind[] = [
   'link-down',
@@ -49,6 +68,8 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'loss',
   'delay',
   'partition',
+  'power-off',
+  'kernel-panic',
 ];
 
 export interface PartitionObserver {
@@ -63,13 +84,15 @@ export type FaultSpec =
   | { readonly kind: 'block-kubelet-port' }
   | { readonly kind: 'loss'; readonly percent: number }
   | { readonly kind: 'delay'; readonly ms: number }
-  | { readonly kind: 'partition'; readonly observers: readonly PartitionObserver[] };
+  | { readonly kind: 'partition'; readonly observers: readonly PartitionObserver[] }
+  | { readonly kind: 'power-off' }
+  | { readonly kind: 'kernel-panic' };
 
 /** A fault as recorded in the lab state. */
 export type ActiveFault = FaultSpec & { readonly since: string };
 
 const usage =
-  'faults: link-down | kubelet-stop | kubelet-hang | block-kubelet-port | loss <1-100> | delay <1-60000 ms> | partition <observer,…>';
+  'faults: link-down | kubelet-stop | kubelet-hang | block-kubelet-port | loss <1-100> | delay <1-60000 ms> | partition <observer,…> | power-off | kernel-panic';
 
 function isFaultKind(text: string): text is FaultKind {
   return (FAULT_KINDS as readonly string[]).includes(text);
@@ -124,6 +147,8 @@ export function parseFault(
     case 'kubelet-stop':
     case 'kubelet-hang':
     case 'block-kubelet-port':
+    case 'power-off':
+    case 'kernel-panic':
       return { kind };
     case 'loss':
       return { kind, percent: wholeNumber('loss', arg, 1, 100, 'loss 30') };
@@ -171,6 +196,8 @@ export function describeFault(fault: FaultSpec): string {
     case 'kubelet-stop':
     case 'kubelet-hang':
     case 'block-kubelet-port':
+    case 'power-off':
+    case 'kernel-panic':
       return fault.kind;
   }
 }
@@ -178,18 +205,31 @@ export function describeFault(fault: FaultSpec): string {
 /**
  * Faults that cannot be active together on one node. Rules:
  * - the same fault twice is a conflict (heal it first, then inject anew);
- * - kubelet-stop and kubelet-hang both act on the one stand-in process.
+ * - kubelet-stop and kubelet-hang both act on the one stand-in process;
+ * - a node that is powered off or panicked takes no further fault (nothing
+ *   runs on it), and power-off or kernel-panic needs a node without either.
  * Returns the active fault that blocks `next`, or null.
  */
 export function conflictingFault(active: readonly FaultSpec[], next: FaultSpec): FaultSpec | null {
   const kubelet = new Set<FaultKind>(['kubelet-stop', 'kubelet-hang']);
+  const dead = new Set<FaultKind>(['power-off', 'kernel-panic']);
   return (
-    active.find((f) => f.kind === next.kind || (kubelet.has(f.kind) && kubelet.has(next.kind))) ??
-    null
+    active.find(
+      (f) =>
+        f.kind === next.kind || (kubelet.has(f.kind) && kubelet.has(next.kind)) || dead.has(f.kind),
+    ) ?? null
   );
 }
 
 const TABLE = 'nodewarden';
+
+/** What a panicking Linux guest prints last on its serial console. */
+export const PANIC_LINES: readonly string[] = [
+  'BUG: kernel NULL pointer dereference, address: 0000000000000008',
+  'Oops: 0000 [#1] PREEMPT SMP NOPTI',
+  'Kernel panic - not syncing: Fatal exception in interrupt',
+  '---[ end Kernel panic - not syncing: Fatal exception in interrupt ]---',
+];
 
 /**
  * The node's whole nftables ruleset for its firewall faults, as one `nft -f`
@@ -230,10 +270,18 @@ export function firewallScript(faults: readonly FaultSpec[], kubeletPort: number
         netdev.push(ingress('partition', [`ip saddr ${set} drop`, `arp saddr ip ${set} drop`]));
         break;
       }
+      case 'kernel-panic':
+        // A halted kernel answers nothing and sends nothing, ARP included; the link stays up.
+        netdev.push(ingress('panic_in', ['drop']));
+        netdev.push(
+          `  chain panic_out {\n    type filter hook egress device "${NODE_INTERFACE}" priority 0; policy accept;\n    drop\n  }`,
+        );
+        break;
       case 'link-down':
       case 'kubelet-stop':
       case 'kubelet-hang':
       case 'delay':
+      case 'power-off':
         break;
     }
   }
@@ -337,6 +385,7 @@ async function requireStandin(node: LabNodeState): Promise<number> {
  * record it. CONFLICT when it clashes with an active fault.
  */
 export async function injectFault(
+  state: LabState,
   node: LabNodeState,
   fault: FaultSpec,
   now: Date,
@@ -369,6 +418,17 @@ export async function injectFault(
     case 'delay':
       await addDelay(node, fault.ms);
       break;
+    case 'power-off':
+      await stopNodeProcesses(node, 0);
+      await setLink(node.namespace, NODE_INTERFACE, 'down');
+      next = { ...withPid(node, null), vm: poweredOff(vmOf(state, node), now.toISOString()) };
+      break;
+    case 'kernel-panic':
+      await appendKernelLog(state.dir, node, PANIC_LINES);
+      await stopNodeProcesses(node, 0);
+      await applyFirewall(node, [...node.faults, fault]);
+      next = { ...withPid(node, null), vm: { ...vmOf(state, node), panicked: true } };
+      break;
   }
   return { ...next, faults: [...node.faults, { ...fault, since: now.toISOString() }] };
 }
@@ -389,6 +449,10 @@ export async function healFault(
         hint: `run nodewarden lab heal ${nodeSuffix(node.name)} to restore every layer`,
       },
     );
+  }
+  if (kind === 'power-off' || kind === 'kernel-panic') {
+    // Nothing comes back from either but by booting: every layer as lab up left it.
+    return (await restoreNode(state, node, new Date())).node;
   }
   const rest = node.faults.filter((f) => f !== active);
   let next: LabNodeState = { ...node, faults: rest };
@@ -426,8 +490,15 @@ export async function healFault(
 export async function restoreNode(
   state: LabState,
   node: LabNodeState,
+  now: Date,
+  wipeConsole = true,
 ): Promise<{ node: LabNodeState; repaired: string[] }> {
   const repaired: string[] = [];
+  const vm = vmOf(state, node);
+  if (!vm.portAdminUp || !(await hubVethUp(state, node))) {
+    await setLink(state.hub.namespace, node.hubVeth, 'up');
+    repaired.push('port (hub-side veth) up');
+  }
   const eth0 = (await listLinks(node.namespace)).find((l) => l.name === NODE_INTERFACE);
   if (!eth0) {
     throw new NodeWardenError(
@@ -466,8 +537,26 @@ export async function restoreNode(
     gpu = { ...gpu, pid: await startGpuSim(node, gpu) };
     repaired.push(`GPU simulator restarted (pid ${gpu.pid})`);
   }
+  if (state.controlPlane && (await liveAgentPid(state, node)) === null) {
+    repaired.push(`agent restarted (pid ${await startAgent(state, node)})`);
+  }
+  const at = now.toISOString();
+  let nextVm = vm;
+  if (vm.power === 'shutoff' || vm.panicked || vm.task !== null) {
+    // A reboot in flight is its own action; a heal of a shut-off VM is a start by the lab.
+    if (vm.power === 'shutoff' && vm.task === null) nextVm = withAction(vm, 'start', 'lab', at);
+    nextVm = booted(nextVm, at, await kmsgSize(state.dir, node), wipeConsole);
+    repaired.push(vm.power === 'shutoff' ? 'VM powered on' : 'VM booted');
+  }
+  if (!nextVm.portAdminUp) nextVm = { ...nextVm, portAdminUp: true };
+  const restored = { ...withPid(node, pid), faults: [], ...(gpu ? { gpu } : {}) };
   return {
-    node: { ...withPid(node, pid), faults: [], ...(gpu ? { gpu } : {}) },
+    node: nextVm === vm && node.vm === undefined ? restored : { ...restored, vm: nextVm },
     repaired,
   };
+}
+
+async function hubVethUp(state: LabState, node: LabNodeState): Promise<boolean> {
+  const link = (await listLinks(state.hub.namespace)).find((l) => l.name === node.hubVeth);
+  return link?.up ?? false;
 }

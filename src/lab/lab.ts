@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describeError, NodeWardenError } from '../core/errors.ts';
 import { runCommand } from '../host/command.ts';
 import {
@@ -25,7 +24,12 @@ import {
   namespacePids,
 } from './netns.ts';
 import { openLabPki } from './pki.ts';
-import { startDaemon } from './daemon.ts';
+import {
+  appendKernelLog,
+  LAB_CONTROLLER_PORT,
+  NODEWARDEN_BIN,
+  startAgent,
+} from './node-processes.ts';
 import {
   API_PORT,
   DEFAULT_API_HOST_PORT,
@@ -56,7 +60,7 @@ import {
   type LabState,
 } from './state.ts';
 import { KUBELET_PORT } from './kubelet-standin.ts';
-import { gpuSimRecord, LOCAL_DCGM_URL, startGpuSim } from './lab-gpu.ts';
+import { gpuSimRecord, startGpuSim } from './lab-gpu.ts';
 import {
   BRIDGE,
   HUB_NAMESPACE,
@@ -84,11 +88,7 @@ export interface LabContext {
 const now = (ctx: LabContext): Date => (ctx.now ?? (() => new Date()))();
 const seconds = (startedMs: number): string => ((performance.now() - startedMs) / 1000).toFixed(1);
 
-/** The package's own CLI, so `lab exec <node> -- nodewarden …` works without a global install. */
-/** Where lab agents expect the controller (run it in the hub with --listen :9464). */
-export const LAB_CONTROLLER_PORT = 9464;
-
-export const NODEWARDEN_BIN = fileURLToPath(new URL('../../bin/nodewarden.js', import.meta.url));
+export { LAB_CONTROLLER_PORT, NODEWARDEN_BIN } from './node-processes.ts';
 
 async function checkTools(): Promise<void> {
   for (const [tool, args] of [
@@ -360,34 +360,7 @@ async function build(ctx: LabContext, plan: LabPlan, request: LabUpRequest): Pro
     // controller assigns and pushes to the controller at the hub's :9464 (buffering
     // until a controller runs there: sudo ip netns exec nw-hub nodewarden controller
     // --agent-token-file <lab dir>/token …). Its kernel log is a file `lab kmsg` appends to.
-    for (const node of state.nodes) {
-      const suffix = nodeSuffix(node.name);
-      const kmsg = join(paths.dir, 'kmsg', `${suffix}.log`);
-      await mkdir(join(paths.dir, 'kmsg'), { recursive: true });
-      await writeFile(kmsg, '', { flag: 'a' });
-      startDaemon({
-        argv: [
-          process.execPath,
-          NODEWARDEN_BIN,
-          'agent',
-          '--node',
-          node.name,
-          '--controller',
-          `http://${plan.hub.ip}:${LAB_CONTROLLER_PORT}`,
-          '--token-file',
-          paths.token,
-          '--state-dir',
-          join(paths.dir, 'agent', suffix),
-          '--kmsg',
-          kmsg,
-          '--uplink',
-          NODE_INTERFACE,
-          ...(node.gpu ? ['--dcgm', LOCAL_DCGM_URL] : []),
-        ],
-        logFile: join(paths.logs, `agent-${suffix}.log`),
-        namespace: node.namespace,
-      });
-    }
+    for (const node of state.nodes) await startAgent(state, node);
     ctx.progress(
       `agents: ${nodes.length} started, pushing to http://${plan.hub.ip}:${LAB_CONTROLLER_PORT}`,
     );
@@ -638,7 +611,7 @@ export async function labFault(
     const state = await requireState(ctx.dir);
     const node = resolveNode(state.nodes, query);
     const fault = parseFault(args, state.nodes, node);
-    const next = await injectFault(node, fault, now(ctx));
+    const next = await injectFault(state, node, fault, now(ctx));
     await writeState(withNode(state, next, now(ctx)));
     ctx.progress(`fault ${describeFault(fault)} on ${node.name} (${node.ip})`);
     return { node: next, fault };
@@ -660,7 +633,7 @@ export async function labHeal(
       ctx.progress(`healed ${kind} on ${node.name}`);
       return { node: next, repaired: [kind] };
     }
-    const { node: next, repaired } = await restoreNode(state, node);
+    const { node: next, repaired } = await restoreNode(state, node, now(ctx));
     await writeState(withNode(state, next, now(ctx)));
     const recorded = node.faults.map(describeFault);
     ctx.progress(
@@ -677,14 +650,7 @@ export async function labHeal(
 export async function labKmsg(ctx: LabContext, query: string, line: string): Promise<string> {
   const state = await requireState(ctx.dir);
   const node = resolveNode(state.nodes, query);
-  const file = join(ctx.dir, 'kmsg', `${nodeSuffix(node.name)}.log`);
-  // The dmesg form, with the seconds since boot a real kernel prints.
-  const uptime = (await readFile('/proc/uptime', 'utf8')).split(' ')[0] ?? '0';
-  await writeFile(
-    file,
-    `[${Number(uptime).toFixed(6).padStart(12)}] ${line.replace(/\n/g, ' ')}\n`,
-    { flag: 'a' },
-  );
+  const file = await appendKernelLog(ctx.dir, node, [line]);
   ctx.progress(`kmsg ${node.name}: ${line}`);
   return file;
 }

@@ -4,6 +4,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { NodeWardenError, describeError } from '../core/errors.ts';
 import type { ActiveFault } from './faults.ts';
 import type { LabPlan, PlannedNode } from './topology.ts';
+import { initialVm, type LabVm } from './vm.ts';
 
 /**
  * The lab's record of itself: one JSON file in the lab directory, replaced
@@ -52,6 +53,13 @@ export interface LabNodeState extends PlannedNode {
   readonly faults: readonly ActiveFault[];
   /** Absent on nodes without GPUs. */
   readonly gpu?: GpuSimRecord;
+  /** The node as a cloud VM (power, reboot, console, actions); absent until first changed. */
+  readonly vm?: LabVm;
+}
+
+/** The node's VM record; a node nobody powered off or rebooted is running since the lab was made. */
+export function vmOf(state: Pick<LabState, 'createdAt'>, node: LabNodeState): LabVm {
+  return node.vm ?? initialVm(state.createdAt);
 }
 
 export interface LabState {

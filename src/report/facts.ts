@@ -257,6 +257,8 @@ function timeline(
   const items: TimelineItem[] = [];
   const evictions = new Map<number, { at: string; lastAt: string; count: number }>();
   for (const entry of incident.timeline) {
+    // The verdict this report states is its own line; earlier diagnosis entries would repeat it.
+    if (entry.kind === 'diagnosis') continue;
     if (entry.kind !== 'pod-evicted') {
       items.push({ kind: 'entry', at: entry.at, entry });
       continue;

@@ -410,6 +410,10 @@ function timelineText(f: ReportFacts, item: TimelineItem): string {
           return `the node failed again soon after recovering (flap): ${plain(e.message)}`;
         case 'note':
           return `note: ${plain(e.message)}`;
+        case 'diagnosis':
+          return `NodeWarden diagnosis: ${plain(e.message)}`;
+        case 'cloud':
+          return `cloud: ${plain(e.message)}`;
       }
       break;
     }

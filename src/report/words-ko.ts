@@ -389,6 +389,10 @@ function timelineText(f: ReportFacts, item: TimelineItem): string {
           return `복구 직후 재발(flap): ${plain(e.message)}`;
         case 'note':
           return `메모: ${plain(e.message)}`;
+        case 'diagnosis':
+          return `NodeWarden 진단: ${plain(e.message)}`;
+        case 'cloud':
+          return `클라우드: ${plain(e.message)}`;
       }
       break;
     }

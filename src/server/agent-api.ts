@@ -10,6 +10,8 @@
  * | `POST /v1/nodes/{node}/probe-now` | admin | queues a full probe by each of the node's observers; 202 with what is known |
  * | `GET  /v1/nodes/{node}/probe-now/{id}` | admin | that request's answers so far |
  * | `GET  /v1/nodes/{node}/probes` | admin | the latest full result from each observer |
+ * | `POST /v1/nodes/{node}/diagnose` | admin | diagnoses the node now (kept with its open incident); 200 with the verdict |
+ * | `POST /v1/incidents/{id}/diagnose` | admin | diagnoses a stored incident again and keeps it; 200 with the verdict |
  *
  * Checks, in order, so that nothing is read from a stranger: method (405),
  * bearer token (401), the token may act for this node (403), media type
@@ -22,6 +24,7 @@ import { describeError } from '../core/errors.ts';
 import { ApiError, httpStatusFor, toApiError } from './http-errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { AgentMesh } from '../controller/mesh.ts';
+import type { VerdictEvent } from '../controller/diagnoser.ts';
 import type { IncidentStore, JsonValue } from '../store/port.ts';
 import {
   LIMITS,
@@ -47,10 +50,37 @@ export interface AgentApiOptions {
   readonly maxBodyBytes?: number;
   /** Counts requests by route and status, if given (a fixed, small label set). */
   readonly onRequest?: (route: string, status: number) => void;
+  /** Diagnosis on request; without it, the diagnose routes answer 503. */
+  readonly diagnoser?: {
+    node(node: string): Promise<VerdictEvent>;
+    again(incidentId: string): Promise<VerdictEvent>;
+  };
+}
+
+/** What a diagnose route answers: the verdict and where it was kept, not the whole evidence. */
+export function verdictBody(event: VerdictEvent): Record<string, unknown> {
+  const { diagnosis, incident } = event;
+  const v = diagnosis.verdict;
+  return {
+    incidentId: incident.id,
+    stored: event.auditId !== null,
+    auditId: event.auditId,
+    node: incident.nodes[0] ?? null,
+    rootCause: v.rootCause,
+    confidence: v.confidence,
+    rule: v.rule,
+    decidedAt: v.decidedAt,
+    totalMs: diagnosis.totalMs,
+    timings: diagnosis.timings,
+    missing: v.missing,
+    findings: v.findings,
+    report: event.files,
+  };
 }
 
 const AGENT_ROUTE = /^\/v1\/agents\/([^/]+)\/(plan|results|last-words)$/;
-const NODE_ROUTE = /^\/v1\/nodes\/([^/]+)\/(probe-now|probes)(?:\/([^/]+))?$/;
+const NODE_ROUTE = /^\/v1\/nodes\/([^/]+)\/(probe-now|probes|diagnose)(?:\/([^/]+))?$/;
+const INCIDENT_ROUTE = /^\/v1\/incidents\/([A-Za-z0-9._-]{1,256})\/diagnose$/;
 
 function send(
   res: ServerResponse,
@@ -202,6 +232,17 @@ function methodIs(req: IncomingMessage, method: string): void {
   }
 }
 
+function diagnoserOf(options: AgentApiOptions): NonNullable<AgentApiOptions['diagnoser']> {
+  if (options.diagnoser === undefined) {
+    throw new ApiError(
+      'UNAVAILABLE',
+      'this controller does not diagnose (no store or diagnosis turned off)',
+      'start the controller with a store and without --no-diagnose',
+    );
+  }
+  return options.diagnoser;
+}
+
 /** The agent API as routes for startOpsServer. */
 export function agentApiRoutes(options: AgentApiOptions): readonly Route[] {
   const { mesh, auth, store, log } = options;
@@ -300,16 +341,19 @@ export function agentApiRoutes(options: AgentApiOptions): readonly Route[] {
   const nodes: Route = (req, res, url) => {
     const match = NODE_ROUTE.exec(url.pathname);
     if (match === null) return false;
-    const what = match[2] as 'probe-now' | 'probes';
+    const what = match[2] as 'probe-now' | 'probes' | 'diagnose';
     const id = match[3];
-    const name = what === 'probes' ? 'probes' : id === undefined ? 'probe-now' : 'probe-now-status';
-    return handle(name, req, res, () => {
-      if (what === 'probes' && id !== undefined)
+    const name =
+      what === 'probe-now' ? (id === undefined ? 'probe-now' : 'probe-now-status') : what;
+    return handle(name, req, res, async () => {
+      if (what !== 'probe-now' && id !== undefined)
         throw new ApiError('NOT_FOUND', `no route ${url.pathname}`, 'see docs/agent.md');
-      methodIs(req, name === 'probe-now' ? 'POST' : 'GET');
+      methodIs(req, name === 'probe-now' || name === 'diagnose' ? 'POST' : 'GET');
       const node = pathNode(match[1] ?? '');
       mustBeAdmin(authenticate(req, auth));
-      if (name === 'probe-now') {
+      if (name === 'diagnose') {
+        send(res, 200, verdictBody(await diagnoserOf(options).node(node)));
+      } else if (name === 'probe-now') {
         const status = mesh.requestProbeNow(node);
         send(res, 202, {
           ...status,
@@ -334,9 +378,18 @@ export function agentApiRoutes(options: AgentApiOptions): readonly Route[] {
           observations: mesh.observations(node),
         });
       }
-      return Promise.resolve();
     });
   };
 
-  return [agents, nodes];
+  const incidents: Route = (req, res, url) => {
+    const match = INCIDENT_ROUTE.exec(url.pathname);
+    if (match === null) return false;
+    return handle('incident-diagnose', req, res, async () => {
+      methodIs(req, 'POST');
+      mustBeAdmin(authenticate(req, auth));
+      send(res, 200, verdictBody(await diagnoserOf(options).again(match[1] ?? '')));
+    });
+  };
+
+  return [agents, nodes, incidents];
 }

@@ -48,6 +48,8 @@ const TIMELINE_KINDS: Record<TimelineKind, true> = {
   resolved: true,
   flap: true,
   note: true,
+  diagnosis: true,
+  cloud: true,
 };
 
 export const MAX_ID = 256;
