@@ -20,7 +20,7 @@ import { healSimNodeOnBoot } from '../remediate/sim-boot.ts';
 import { storeSink } from '../controller/store-sink.ts';
 import { recordDiagnosis } from '../diagnose/stored.ts';
 import { openStore } from '../store/open.ts';
-import { NoAuth } from '../server/api/auth.ts';
+import { NoAuth, type ApiAuthenticator } from '../server/api/auth.ts';
 import { EventHub, observedStore } from '../server/api/events.ts';
 import { LiveReadModel } from '../server/api/read-model.ts';
 import { serveApi, type Serving } from '../server/api/serve.ts';
@@ -56,6 +56,8 @@ export interface DemoOptions {
   readonly version?: string;
   /** The API server's log (requests, failures); default silent. */
   readonly log?: Logger;
+  /** Who may call the API; default nobody is asked (NoAuth), which is why it listens on loopback. */
+  readonly auth?: ApiAuthenticator;
 }
 
 export const DEFAULT_DEMO: DemoOptions = {
@@ -291,65 +293,67 @@ export async function runDemo(
   executor.start();
 
   let serving: Serving | null = null;
-  if (options.serve !== null) {
-    const model = new LiveReadModel({
-      mode: 'demo',
-      version: options.version ?? 'dev',
-      speed: options.speed,
-      zone: options.timeZone,
-      scenario: scenario.name,
-      clock,
-      view: sim,
-      loop,
-      observations: mesh,
-      store,
-      hub,
-      gpu,
-      remediation: executor,
-      synced: () => true,
-    });
-    serving = await serveApi({
-      ...options.serve,
-      portFlag: '--port',
-      model,
-      auth: new NoAuth(),
-      log,
-      ...(options.webRoot === undefined ? {} : { webRoot: options.webRoot }),
-      ready: () => ({ ok: true, reason: '' }),
-    });
-    print(
-      `dashboard: ${serving.url}  (HTTP API at ${serving.url}api/v1/ — no authentication, so it listens on ${options.serve.host} only)`,
-    );
-    options.onListening?.(serving.url);
-  }
-
-  print(`scenario ${scenario.name}: ${scenario.title}`);
-  print(
-    `cluster: ${sim.nodes().length} nodes (${mig} at 10.62.0.30, node-role=mig), ${sim.pods().length} pods; clock ×${options.speed}; remediation ${scenario.remediation} (FakeCloud reboots take ${DEMO_BOOT_DELAY_MS / 1000} s)`,
-  );
-  let printedCommands = 0;
-  let printedTransitions = 0;
-  const flush = (): void => {
-    for (const t of loop.transitions.slice(printedTransitions))
-      print(`${at(t.at)}  detect    ${t.node.slice(-5)} ${t.from} → ${t.to}: ${t.reason}`);
-    printedTransitions = loop.transitions.length;
-    for (const { at: when, command } of loop.commands.slice(printedCommands)) {
-      if (command.kind === 'open') {
-        print(
-          `${at(when)}  INCIDENT  opened ${command.incident.id} (${command.incident.kind}): ${command.incident.summary}`,
-        );
-      } else if (command.kind === 'append')
-        for (const e of command.entries)
-          print(`${at(Date.parse(e.at))}  timeline  ${e.kind}: ${e.message}`);
-      else if (command.kind === 'resolve') print(`${at(when)}  INCIDENT  resolved ${command.id}`);
-    }
-    printedCommands = loop.commands.length;
-    queued.sort((a, b) => a.at - b.at);
-    for (const q of queued.splice(0)) print(q.line);
-  };
-
-  const started = performance.now();
   try {
+    if (options.serve !== null) {
+      const model = new LiveReadModel({
+        mode: 'demo',
+        version: options.version ?? 'dev',
+        speed: options.speed,
+        zone: options.timeZone,
+        scenario: scenario.name,
+        clock,
+        view: sim,
+        loop,
+        observations: mesh,
+        store,
+        hub,
+        gpu,
+        remediation: executor,
+        synced: () => true,
+      });
+      serving = await serveApi({
+        ...options.serve,
+        portFlag: '--port',
+        model,
+        auth: options.auth ?? new NoAuth(),
+        log,
+        ...(options.webRoot === undefined ? {} : { webRoot: options.webRoot }),
+        ready: () => ({ ok: true, reason: '' }),
+      });
+      print(
+        options.auth === undefined
+          ? `dashboard: ${serving.url}  (HTTP API at ${serving.url}api/v1/ — no authentication, so it listens on ${options.serve.host} only)`
+          : `dashboard: ${serving.url}  (HTTP API at ${serving.url}api/v1/, ${options.auth.mode} authentication)`,
+      );
+      options.onListening?.(serving.url);
+    }
+
+    print(`scenario ${scenario.name}: ${scenario.title}`);
+    print(
+      `cluster: ${sim.nodes().length} nodes (${mig} at 10.62.0.30, node-role=mig), ${sim.pods().length} pods; clock ×${options.speed}; remediation ${scenario.remediation} (FakeCloud reboots take ${DEMO_BOOT_DELAY_MS / 1000} s)`,
+    );
+    let printedCommands = 0;
+    let printedTransitions = 0;
+    const flush = (): void => {
+      for (const t of loop.transitions.slice(printedTransitions))
+        print(`${at(t.at)}  detect    ${t.node.slice(-5)} ${t.from} → ${t.to}: ${t.reason}`);
+      printedTransitions = loop.transitions.length;
+      for (const { at: when, command } of loop.commands.slice(printedCommands)) {
+        if (command.kind === 'open') {
+          print(
+            `${at(when)}  INCIDENT  opened ${command.incident.id} (${command.incident.kind}): ${command.incident.summary}`,
+          );
+        } else if (command.kind === 'append')
+          for (const e of command.entries)
+            print(`${at(Date.parse(e.at))}  timeline  ${e.kind}: ${e.message}`);
+        else if (command.kind === 'resolve') print(`${at(when)}  INCIDENT  resolved ${command.id}`);
+      }
+      printedCommands = loop.commands.length;
+      queued.sort((a, b) => a.at - b.at);
+      for (const q of queued.splice(0)) print(q.line);
+    };
+
+    const started = performance.now();
     const breakAt = seed.cutAt;
     const recoverAt =
       scenario.recoverAfterMs === null ? Infinity : breakAt + scenario.recoverAfterMs;

@@ -215,6 +215,54 @@ function sseWrite(res: ServerResponse, e: NumberedEvent): void {
   res.write(`id: ${e.id}\nevent: ${e.event.type}\ndata: ${JSON.stringify(e.event)}\n\n`);
 }
 
+/**
+ * The route table: method, path template, the role it needs, the query
+ * parameters it accepts. The OpenAPI document must list exactly these
+ * (openapi.test.ts), and createApi must give each a handler (the compiler checks).
+ */
+export const API_ROUTE_SPECS = [
+  { method: 'GET', path: `${API_PREFIX}/status`, role: 'read', query: [] },
+  { method: 'GET', path: `${API_PREFIX}/me`, role: 'read', query: [] },
+  { method: 'GET', path: `${API_PREFIX}/nodes`, role: 'read', query: [] },
+  { method: 'GET', path: `${API_PREFIX}/mesh`, role: 'read', query: ['layer'] },
+  {
+    method: 'GET',
+    path: `${API_PREFIX}/incidents`,
+    role: 'read',
+    query: ['status', 'node', 'limit', 'before'],
+  },
+  { method: 'GET', path: `${API_PREFIX}/incidents/{id}`, role: 'read', query: [] },
+  {
+    method: 'GET',
+    path: `${API_PREFIX}/incidents/{id}/report`,
+    role: 'read',
+    query: ['format', 'lang', 'download'],
+  },
+  { method: 'GET', path: `${API_PREFIX}/remediations`, role: 'read', query: [] },
+  {
+    method: 'POST',
+    path: `${API_PREFIX}/remediations/{id}/steps/{step}/approve`,
+    role: 'admin',
+    query: [],
+  },
+  {
+    method: 'POST',
+    path: `${API_PREFIX}/remediations/{id}/steps/{step}/reject`,
+    role: 'admin',
+    query: [],
+  },
+  { method: 'GET', path: `${API_PREFIX}/events`, role: 'read', query: ['access_token'] },
+  { method: 'GET', path: `${API_PREFIX}/openapi.json`, role: null, query: [] },
+] as const satisfies readonly ApiRouteSpec[];
+
+type RouteKey<T> = T extends {
+  readonly method: infer M extends string;
+  readonly path: infer P extends string;
+}
+  ? `${M} ${P}`
+  : never;
+type Handler = (ctx: Context) => Promise<void>;
+
 export function createApi(options: ApiOptions): ApiServer {
   const { model, auth, log } = options;
   const maxBody = options.maxBodyBytes ?? 4 * 1024;
@@ -248,165 +296,99 @@ export function createApi(options: ApiOptions): ApiServer {
     json(ctx.res, 200, result);
   };
 
-  const routes: readonly ApiRoute[] = [
-    {
-      method: 'GET',
-      path: `${API_PREFIX}/status`,
-      role: 'read',
-      query: [],
-      handle: async ({ res }) => json(res, 200, await status()),
+  const handlers: Record<RouteKey<(typeof API_ROUTE_SPECS)[number]>, Handler> = {
+    [`GET ${API_PREFIX}/status`]: async ({ res }) => json(res, 200, await status()),
+    [`GET ${API_PREFIX}/me`]: ({ res, principal }) => {
+      json(res, 200, { subject: principal.subject, role: principal.role, auth: auth.mode });
+      return Promise.resolve();
     },
-    {
-      method: 'GET',
-      path: `${API_PREFIX}/me`,
-      role: 'read',
-      query: [],
-      handle: ({ res, principal }) => {
-        json(res, 200, { subject: principal.subject, role: principal.role, auth: auth.mode });
-        return Promise.resolve();
-      },
+    [`GET ${API_PREFIX}/nodes`]: async ({ res }) => json(res, 200, await model.nodes()),
+    [`GET ${API_PREFIX}/mesh`]: ({ res, url }) => {
+      json(res, 200, model.mesh(oneOf<Layer>(url, 'layer', LAYERS, null)));
+      return Promise.resolve();
     },
-    {
-      method: 'GET',
-      path: `${API_PREFIX}/nodes`,
-      role: 'read',
-      query: [],
-      handle: async ({ res }) => json(res, 200, await model.nodes()),
+    [`GET ${API_PREFIX}/incidents`]: async ({ res, url }) => {
+      const st = oneOf(url, 'status', ['open', 'resolved'] as const, null);
+      const node = nodeParam(url);
+      const limit = limitParam(url);
+      const before = beforeParam(url);
+      json(
+        res,
+        200,
+        await model.incidents({
+          ...(st === null ? {} : { status: st }),
+          ...(node === undefined ? {} : { node }),
+          ...(limit === undefined ? {} : { limit }),
+          ...(before === undefined ? {} : { before }),
+        }),
+      );
     },
-    {
-      method: 'GET',
-      path: `${API_PREFIX}/mesh`,
-      role: 'read',
-      query: ['layer'],
-      handle: ({ res, url }) => {
-        json(res, 200, model.mesh(oneOf<Layer>(url, 'layer', LAYERS, null)));
-        return Promise.resolve();
-      },
-    },
-    {
-      method: 'GET',
-      path: `${API_PREFIX}/incidents`,
-      role: 'read',
-      query: ['status', 'node', 'limit', 'before'],
-      handle: async ({ res, url }) => {
-        const st = oneOf(url, 'status', ['open', 'resolved'] as const, null);
-        const node = nodeParam(url);
-        const limit = limitParam(url);
-        const before = beforeParam(url);
-        json(
-          res,
-          200,
-          await model.incidents({
-            ...(st === null ? {} : { status: st }),
-            ...(node === undefined ? {} : { node }),
-            ...(limit === undefined ? {} : { limit }),
-            ...(before === undefined ? {} : { before }),
-          }),
+    [`GET ${API_PREFIX}/incidents/{id}`]: async ({ res, params }) =>
+      json(res, 200, await model.incident(params['id'] ?? '')),
+    [`GET ${API_PREFIX}/incidents/{id}/report`]: async ({ res, url, params }) => {
+      const format = oneOf<ReportFormat>(url, 'format', ['md', 'json'], 'md') ?? 'md';
+      const lang = oneOf<ReportLang>(url, 'lang', ['en', 'ko'], 'en') ?? 'en';
+      if (format === 'json' && url.searchParams.has('lang'))
+        throw new BadRequestError(
+          "query parameter lang applies to format=md only (the JSON report carries both languages' data)",
+          'drop lang, or ask for format=md',
+          'query.lang',
         );
-      },
+      const download = oneOf(url, 'download', ['0', '1'] as const, '0') === '1';
+      const id = params['id'] ?? '';
+      const body = await model.report(id, format, lang);
+      const file = format === 'json' ? `${id}.json` : `${id}.${lang}.md`;
+      res.writeHead(200, {
+        'content-type':
+          format === 'json' ? 'application/json; charset=utf-8' : 'text/markdown; charset=utf-8',
+        'cache-control': 'no-store',
+        'content-disposition': `${download ? 'attachment' : 'inline'}; filename="${file.replace(/[^\w.-]/g, '_')}"`,
+      });
+      res.end(body);
     },
-    {
-      method: 'GET',
-      path: `${API_PREFIX}/incidents/{id}`,
-      role: 'read',
-      query: [],
-      handle: async ({ res, params }) => json(res, 200, await model.incident(params['id'] ?? '')),
+    [`GET ${API_PREFIX}/remediations`]: ({ res }) => {
+      json(res, 200, model.remediations());
+      return Promise.resolve();
     },
-    {
-      method: 'GET',
-      path: `${API_PREFIX}/incidents/{id}/report`,
-      role: 'read',
-      query: ['format', 'lang', 'download'],
-      handle: async ({ res, url, params }) => {
-        const format = oneOf<ReportFormat>(url, 'format', ['md', 'json'], 'md') ?? 'md';
-        const lang = oneOf<ReportLang>(url, 'lang', ['en', 'ko'], 'en') ?? 'en';
-        if (format === 'json' && url.searchParams.has('lang'))
-          throw new BadRequestError(
-            "query parameter lang applies to format=md only (the JSON report carries both languages' data)",
-            'drop lang, or ask for format=md',
-            'query.lang',
-          );
-        const download = oneOf(url, 'download', ['0', '1'] as const, '0') === '1';
-        const id = params['id'] ?? '';
-        const body = await model.report(id, format, lang);
-        const file = format === 'json' ? `${id}.json` : `${id}.${lang}.md`;
-        res.writeHead(200, {
-          'content-type':
-            format === 'json' ? 'application/json; charset=utf-8' : 'text/markdown; charset=utf-8',
-          'cache-control': 'no-store',
-          'content-disposition': `${download ? 'attachment' : 'inline'}; filename="${file.replace(/[^\w.-]/g, '_')}"`,
-        });
-        res.end(body);
-      },
+    [`POST ${API_PREFIX}/remediations/{id}/steps/{step}/approve`]: decide('approve'),
+    [`POST ${API_PREFIX}/remediations/{id}/steps/{step}/reject`]: decide('reject'),
+    [`GET ${API_PREFIX}/events`]: async ({ req, res }) => {
+      const last = Number(req.headers['last-event-id'] ?? Number.NaN);
+      const hello = await status();
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      res.write('retry: 2000\n\n');
+      res.write(`event: hello\ndata: ${JSON.stringify({ type: 'hello', status: hello })}\n\n`);
+      streams.add(res);
+      const unsubscribe = model.subscribe(
+        (e) => sseWrite(res, e),
+        Number.isSafeInteger(last) && last >= 0 ? last : undefined,
+      );
+      ticker ??= setInterval(tick, options.tickMs ?? 2_000);
+      ticker.unref();
+      res.once('close', () => {
+        unsubscribe();
+        streams.delete(res);
+        if (streams.size === 0 && ticker !== null) {
+          clearInterval(ticker);
+          ticker = null;
+        }
+      });
     },
-    {
-      method: 'GET',
-      path: `${API_PREFIX}/remediations`,
-      role: 'read',
-      query: [],
-      handle: ({ res }) => {
-        json(res, 200, model.remediations());
-        return Promise.resolve();
-      },
+    [`GET ${API_PREFIX}/openapi.json`]: ({ res }) => {
+      json(res, 200, OPENAPI_DOCUMENT, { 'cache-control': 'no-cache' });
+      return Promise.resolve();
     },
-    {
-      method: 'POST',
-      path: `${API_PREFIX}/remediations/{id}/steps/{step}/approve`,
-      role: 'admin',
-      query: [],
-      handle: decide('approve'),
-    },
-    {
-      method: 'POST',
-      path: `${API_PREFIX}/remediations/{id}/steps/{step}/reject`,
-      role: 'admin',
-      query: [],
-      handle: decide('reject'),
-    },
-    {
-      method: 'GET',
-      path: `${API_PREFIX}/events`,
-      role: 'read',
-      query: ['access_token'],
-      handle: async ({ req, res }) => {
-        const last = Number(req.headers['last-event-id'] ?? Number.NaN);
-        const hello = await status();
-        res.writeHead(200, {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-store',
-          connection: 'keep-alive',
-          'x-accel-buffering': 'no',
-        });
-        res.write('retry: 2000\n\n');
-        res.write(`event: hello\ndata: ${JSON.stringify({ type: 'hello', status: hello })}\n\n`);
-        streams.add(res);
-        const unsubscribe = model.subscribe(
-          (e) => sseWrite(res, e),
-          Number.isSafeInteger(last) && last >= 0 ? last : undefined,
-        );
-        ticker ??= setInterval(tick, options.tickMs ?? 2_000);
-        ticker.unref();
-        res.once('close', () => {
-          unsubscribe();
-          streams.delete(res);
-          if (streams.size === 0 && ticker !== null) {
-            clearInterval(ticker);
-            ticker = null;
-          }
-        });
-      },
-    },
-    {
-      method: 'GET',
-      path: `${API_PREFIX}/openapi.json`,
-      role: null,
-      query: [],
-      handle: ({ res }) => {
-        json(res, 200, OPENAPI_DOCUMENT, { 'cache-control': 'no-cache' });
-        return Promise.resolve();
-      },
-    },
-  ];
+  };
+  const routes: readonly ApiRoute[] = API_ROUTE_SPECS.map((spec) => ({
+    ...spec,
+    // Each spec's own key (the template of a union would pair every method with every path).
+    handle: handlers[`${spec.method} ${spec.path}` as keyof typeof handlers],
+  }));
 
   const route: Route = async (req, res, url) => {
     if (url.pathname !== API_PREFIX && !url.pathname.startsWith(`${API_PREFIX}/`)) return false;
@@ -492,7 +474,7 @@ export function createApi(options: ApiOptions): ApiServer {
 
   return {
     route,
-    routes: routes.map(({ method, path, role, query }) => ({ method, path, role, query })),
+    routes: API_ROUTE_SPECS,
     streams: () => streams.size,
     close() {
       for (const res of streams) res.end();
