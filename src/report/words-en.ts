@@ -36,7 +36,8 @@ const TITLE: Readonly<Record<RootCause, string>> = {
   UNKNOWN: 'Node outage of undetermined cause: node NotReady',
 };
 
-const MEANING: Readonly<Record<RootCause, string>> = {
+/** One clause per root cause: what it means (the report and the dashboard say it the same way). */
+export const MEANING: Readonly<Record<RootCause, string>> = {
   NODE_HALTED:
     'the node’s own system stopped (hang, crash or panic) while the cloud still runs its VM',
   NODE_POWERED_OFF: 'the VM is powered off',
