@@ -6,11 +6,7 @@
  * the incident as the diagnosis would (that part is tested in src/diagnose).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  BOOT_DELAY_MS,
-  closeWorlds,
-  remediationWorld as world,
-} from '../../test/support/remediation-world.ts';
+import { BOOT_DELAY_MS, closeWorlds, remediationWorld as world } from './sim-world.ts';
 import { silentLogger } from '../core/logger.ts';
 import { DEFAULT_POLICY } from '../core/remediation-policy.ts';
 import { openStore } from '../store/open.ts';
@@ -104,7 +100,7 @@ describe('RemediationExecutor on the simulated seed cluster', () => {
 
   it('a controller restart resumes the remediation from the store', async () => {
     const db = await openStore('sqlite::memory:');
-    const first = await world('auto', db);
+    const first = await world('auto', { store: db });
     await first.clock.advanceAsync(first.cutAt - first.clock.now());
     first.sim.cutNode(first.mig);
     await first.clock.advanceAsync(30_000);

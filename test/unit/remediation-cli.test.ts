@@ -15,7 +15,7 @@ import { bearerToken } from '../../src/server/agent-api-auth.ts';
 import { startOpsServer } from '../../src/server/ops-server.ts';
 import { remediationApiRoutes } from '../../src/server/remediation-api.ts';
 import { runCli } from '../support/cli.ts';
-import { closeWorlds, remediationWorld } from '../support/remediation-world.ts';
+import { closeWorlds, remediationWorld } from '../../src/remediate/sim-world.ts';
 
 const TOKEN = 'admin-token-0123456789abcdef';
 const closers: (() => Promise<void>)[] = [];

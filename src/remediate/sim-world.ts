@@ -1,25 +1,31 @@
 /**
- * The executor's world for tests: the simulated 2025-08-25 cluster
+ * Remediation on the simulated 2025-08-25 cluster (tests, bench/recovery.ts,
+ * the demo): the simulated cluster
  * (SimCluster also as the ClusterWriter), the detection loop writing
  * incidents to a real SQLite store, and a FakeCloud whose reboots finish
  * after BOOT_DELAY_MS and bring the simulated node back. Node incidents get
  * NODE_HALTED as the diagnosis would give them (tested in src/diagnose).
  */
-import { DetectionLoop } from '../../src/controller/detection-loop.ts';
-import { storeSink } from '../../src/controller/store-sink.ts';
-import { parseProviderID } from '../../src/core/cloud.ts';
-import type { Incident, NodeHealth } from '../../src/core/incident.ts';
-import { silentLogger } from '../../src/core/logger.ts';
-import { DEFAULT_POLICY, type RemediationMode } from '../../src/core/remediation-policy.ts';
-import { FakeCloud } from '../../src/cloud/fake/fake-cloud.ts';
-import { fakeCloudFor } from '../../src/diagnose/sim-sources.ts';
-import { RemediationExecutor } from '../../src/remediate/executor.ts';
-import { healSimNodeOnBoot } from '../../src/remediate/sim-boot.ts';
-import { SimMesh } from '../../src/sim/mesh.ts';
-import { seedScenario } from '../../src/sim/seed-scenario.ts';
-import { openStore } from '../../src/store/open.ts';
-import type { IncidentStore } from '../../src/store/port.ts';
+import { DetectionLoop } from '../controller/detection-loop.ts';
+import { storeSink } from '../controller/store-sink.ts';
+import { parseProviderID } from '../core/cloud.ts';
+import type { Incident, NodeHealth } from '../core/incident.ts';
+import { silentLogger } from '../core/logger.ts';
+import {
+  DEFAULT_POLICY,
+  type RemediationMode,
+  type RemediationPolicy,
+} from '../core/remediation-policy.ts';
+import { FakeCloud } from '../cloud/fake/fake-cloud.ts';
+import { fakeCloudFor } from '../diagnose/sim-sources.ts';
+import { RemediationExecutor } from './executor.ts';
+import { healSimNodeOnBoot } from './sim-boot.ts';
+import { SimMesh } from '../sim/mesh.ts';
+import { seedScenario } from '../sim/seed-scenario.ts';
+import { openStore } from '../store/open.ts';
+import type { IncidentStore } from '../store/port.ts';
 
+/** The simulated VM's boot: reboot accepted → kubelet starts again. */
 export const BOOT_DELAY_MS = 40_000;
 const stores: IncidentStore[] = [];
 
@@ -28,14 +34,26 @@ export async function closeWorlds(): Promise<void> {
   for (const s of stores.splice(0)) await s.close();
 }
 
-export async function remediationWorld(mode: RemediationMode, store?: IncidentStore) {
+export interface SimWorldOptions {
+  readonly store?: IncidentStore;
+  readonly bootDelayMs?: number;
+  readonly policy?: RemediationPolicy;
+}
+
+/**
+ * The seed scenario with remediation running: detection, a SQLite store
+ * (in memory unless given), FakeCloud mirroring the sim's nodes, and an
+ * executor in `mode` — started, on the scenario's ManualClock.
+ */
+export async function remediationWorld(mode: RemediationMode, options: SimWorldOptions = {}) {
+  const store = options.store;
   const scenario = seedScenario();
   const { clock, sim, mig } = scenario;
   const db = store ?? (await openStore('sqlite::memory:'));
   if (store === undefined) stores.push(db);
   const base = fakeCloudFor(sim, clock);
   // The same servers, with reboots that finish after the boot delay.
-  const cloud = new FakeCloud({ clock, bootDelayMs: BOOT_DELAY_MS });
+  const cloud = new FakeCloud({ clock, bootDelayMs: options.bootDelayMs ?? BOOT_DELAY_MS });
   for (const node of sim.truth.nodes()) {
     if (node.providerID === null) continue;
     const { serverId } = parseProviderID(node.providerID);
@@ -70,7 +88,7 @@ export async function remediationWorld(mode: RemediationMode, store?: IncidentSt
     store: db,
     clock,
     log: silentLogger,
-    policy: DEFAULT_POLICY,
+    policy: options.policy ?? DEFAULT_POLICY,
     policySource: 'built-in',
     mode,
     actor: 'controller/test',
