@@ -12,6 +12,7 @@ import { parseCloudKind } from '../cloud/open-cloud.ts';
 import { checkZone } from '../diagnose/pipeline.ts';
 import { checkIp } from './diagnose.ts';
 import { REMEDIATION_MODES, type RemediationMode } from '../core/remediation-policy.ts';
+import { ownPod } from '../kube/leader-label.ts';
 
 const help = `nodewarden controller — watch the cluster, detect dead nodes in seconds, keep incidents
 
@@ -20,7 +21,7 @@ Usage:
                         [--stable-period S] [--probe-interval-ms N] [--probe-timeout-ms N]
                         [--lease-namespace NS] [--identity NAME] [--log-level info]
                         [--agent-token-file F] [--admin-token-file F]
-                        [--sync-timeout S]
+                        [--sync-timeout S] [--label-leader-pod]
                         [--remediation-mode off|dry-run|approve|auto]
                         [--remediation-policy FILE] [--cloud none|lab|openstack]
                         [--cloud-config clouds.yaml] [--os-cloud NAME]
@@ -94,6 +95,9 @@ Options:
   --gateway IP            the nodes' gateway, pinged as a reference point
   --ovn-gateway IP        the OVN gateway (e.g. 100.64.0.1), pinged the same way
   --report-dir DIR        also write each diagnosis as <incident>.{en,ko}.md and .json
+  --label-leader-pod      in a pod ($POD_NAME, $POD_NAMESPACE): label it
+                          nodewarden.io/leader=true while this replica leads, so a
+                          Service selecting the label sends agents to the leader
 
 Logs are JSON lines on stderr. Exit: 0 after SIGTERM/SIGINT, 1 when it cannot
 start (the reason is logged and printed), 2 for bad flags.
@@ -110,7 +114,10 @@ const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
  * so the Helm chart's rendered arguments can be checked against the real
  * parser (test/unit/helm-chart.test.ts). Throws BAD_INPUT naming the flag.
  */
-export function parseControllerArgs(argv: readonly string[]): {
+export function parseControllerArgs(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): {
   readonly options: ControllerOptions;
   readonly level: (typeof LEVELS)[number];
 } {
@@ -141,6 +148,7 @@ export function parseControllerArgs(argv: readonly string[]): {
     'ovn-gateway': { type: 'string' },
     'report-dir': { type: 'string' },
     'cloud-poll-interval': { type: 'string' },
+    'label-leader-pod': { type: 'boolean', default: false },
   });
   if (positionals.length > 0)
     throw badInput(
@@ -204,6 +212,7 @@ export function parseControllerArgs(argv: readonly string[]): {
     ...(gateway === null ? {} : { gateway }),
     ...(ovnGateway === null ? {} : { ovnGateway }),
     ...(values['report-dir'] ? { reportDir: values['report-dir'] } : {}),
+    ...(values['label-leader-pod'] ? { labelLeaderPod: ownPod(env) } : {}),
   };
   return { options, level: level as (typeof LEVELS)[number] };
 }

@@ -15,6 +15,7 @@ import { KubeClusterView, LEASE_LAG_SAMPLES } from '../kube/cluster-view.ts';
 import { loadKubeConfig } from '../kube/config.ts';
 import { KubeHttpError, kubeRequest } from '../kube/http.ts';
 import { DEFAULT_LEADER_TIMING, LeaderElector } from '../kube/leader.ts';
+import { LeaderPodLabel, type LeaderPodLabelConfig } from '../kube/leader-label.ts';
 import { LinuxProber } from '../probe/linux-prober.ts';
 import { startOpsServer } from '../server/ops-server.ts';
 import { openStore } from '../store/open.ts';
@@ -91,6 +92,8 @@ export interface ControllerOptions {
   readonly reportDir?: string;
   /** How often the cloud monitor polls every node's instance, hypervisor and ports (with a cloud). */
   readonly cloudPollIntervalMs: number;
+  /** Label this replica's pod `nodewarden.io/leader=true` while it leads (agents' Service selects it). */
+  readonly labelLeaderPod?: LeaderPodLabelConfig;
 }
 
 export const DEFAULT_CONTROLLER_OPTIONS: Omit<ControllerOptions, 'identity'> = {
@@ -276,6 +279,13 @@ export async function startController(
       recent.filter((i) => i.status === 'open' || Date.parse(i.resolvedAt ?? '') >= since),
     );
   };
+  const podLabel = opts.labelLeaderPod
+    ? new LeaderPodLabel(kc, opts.labelLeaderPod, log.child({ component: 'leader-label' }))
+    : null;
+  if (podLabel) {
+    void podLabel.follow(false);
+    elector.onChange((leading) => void podLabel.follow(leading));
+  }
   elector.onChange((leading) => {
     if (leading)
       void reload().then(
@@ -461,6 +471,7 @@ export async function startController(
       await diagnoser?.idle();
       opened.close();
       await elector.stop();
+      await podLabel?.follow(false);
       await ops.close();
       await store.close();
       log.log('info', 'stopped');

@@ -38,12 +38,13 @@ export interface KubeAccess {
   /**
    * Granted only when the chart enables this feature (`rbac.<feature>`):
    * remediation writes are not needed to detect or to dry-run, TokenReview
-   * only when the HTTP API authenticates Kubernetes tokens.
+   * only when the HTTP API authenticates Kubernetes tokens, the leader label
+   * only with more than one replica.
    */
   readonly feature?: AccessFeature;
 }
 
-export type AccessFeature = 'remediation' | 'tokenReview';
+export type AccessFeature = 'remediation' | 'tokenReview' | 'leaderLabel';
 
 /** The leader-election Lease's fixed name (src/controller/controller.ts). */
 export const CONTROLLER_LEASE_NAME = 'nodewarden-controller';
@@ -132,6 +133,15 @@ export const CONTROLLER_ACCESS: readonly KubeAccess[] = [
     scope: cluster,
     feature: 'remediation',
     why: 'remediation: hand a node to Cluster API (the remediate-machine annotation on its Machine)',
+  },
+  {
+    module: 'src/kube/leader-label.ts',
+    apiGroup: '',
+    resource: 'pods',
+    verbs: ['list', 'patch'],
+    scope: { kind: 'release-namespace' },
+    feature: 'leaderLabel',
+    why: "two replicas: label the leader's own pod for the agents' Service, unlabel an old leader's",
   },
   {
     module: 'src/server/api/auth.ts',

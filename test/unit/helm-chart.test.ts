@@ -148,10 +148,18 @@ describe('rendered chart', () => {
       expect(m.metadata['labels']).toMatchObject({ release: 'prom' });
       expect(m['spec']).toMatchObject({ jobLabel: 'nodewarden.io/job' });
     }
+    // Each ServiceMonitor selects exactly one Service (the -leader one would scrape the leader twice).
     const services = objects.filter((o) => o.kind === 'Service');
-    expect(
-      services.map((s) => (s.metadata['labels'] as Loose)['nodewarden.io/job']).sort(),
-    ).toEqual(['nodewarden-agent', 'nodewarden-controller']);
+    for (const m of monitors) {
+      const want = (m['spec'] as { selector: { matchLabels: Loose } }).selector.matchLabels;
+      const picked = services.filter((svc) =>
+        Object.entries(want).every(([k, v]) => (svc.metadata['labels'] as Loose)[k] === v),
+      );
+      expect(picked.map((svc) => svc.metadata.name)).toEqual([m.metadata.name]);
+      expect((picked[0]?.metadata['labels'] as Loose)['nodewarden.io/job']).toBe(
+        `nodewarden-${m.metadata.name.split('-').at(-1) ?? ''}`,
+      );
+    }
     const rule = find(objects, 'PrometheusRule');
     expect(JSON.stringify(rule['spec'])).toContain('NodeWardenNodeDown');
     const dashboard = find(objects, 'ConfigMap', `${RELEASE}-nodewarden-dashboard`);
@@ -216,8 +224,18 @@ describe('the flags the chart passes are flags the binaries accept', () => {
     const c = container(find(objects, 'Deployment', controllerName));
     const [sub, ...argv] = expandArgs(c.args ?? [], env);
     expect(sub).toBe('controller');
-    const { options } = parseControllerArgs(argv);
+    // The downward API fills these in the pod; the chart must set them when a flag needs them.
+    const podEnv = { POD_NAME: `${controllerName}-5d8f-x2x`, POD_NAMESPACE: NAMESPACE };
+    const { options } = parseControllerArgs(argv, podEnv);
     expect(options.leaseNamespace).toBe(NAMESPACE);
+    if (options.labelLeaderPod) {
+      expect(options.labelLeaderPod).toEqual({ pod: podEnv.POD_NAME, namespace: NAMESPACE });
+      const fromPod = (c.env ?? []).map((e) => [e.name, JSON.stringify(e)]);
+      expect(Object.fromEntries(fromPod)).toMatchObject({
+        POD_NAME: expect.stringContaining('metadata.name') as unknown,
+        POD_NAMESPACE: expect.stringContaining('metadata.namespace') as unknown,
+      });
+    }
     expect(parseStoreUrl(options.store).kind).toBe(
       (values['store'] as Loose | undefined)?.['type'] ?? 'sqlite',
     );
@@ -238,9 +256,17 @@ describe('the flags the chart passes are flags the binaries accept', () => {
     expect(sub).toBe('agent');
     const { options } = parseAgentArgs(argv, {});
     expect(options.node).toBe('gpu-1');
-    const service = find(objects, 'Service', controllerName);
-    const port = ((service['spec'] as { ports: { port: number }[] }).ports[0] ?? { port: 0 }).port;
-    expect(options.controller).toBe(`http://${controllerName}.${NAMESPACE}.svc:${port}`);
+    // The URL names a Service of the chart, in the release namespace, on its port, that
+    // selects controller pods (with two replicas, only the one labelled leader).
+    const url = new URL(options.controller);
+    const [svcName, ns] = url.hostname.split('.');
+    expect(ns).toBe(NAMESPACE);
+    const service = find(objects, 'Service', svcName);
+    const spec = service['spec'] as { ports: { port: number }[]; selector: Loose };
+    expect(Number(url.port)).toBe(spec.ports[0]?.port);
+    expect(spec.selector).toMatchObject({ 'app.kubernetes.io/component': 'controller' });
+    const replicas = (find(objects, 'Deployment', controllerName)['spec'] as Loose)['replicas'];
+    expect(spec.selector['nodewarden.io/leader']).toBe(replicas === 1 ? undefined : 'true');
     const mounts = mountPaths(ds);
     expect(mounts.some((m) => options.tokenFile.startsWith(`${m}/`))).toBe(true);
     expect(mounts).toContain(options.stateDir);
@@ -295,17 +321,17 @@ describe('RBAC: exactly the calls the code makes', () => {
   }
 
   it.each([
-    ['detection only (default)', {}, []],
-    ['with remediation', { rbac: { remediation: true } }, ['remediation']],
+    ['one replica (default)', {}, []],
+    ['two replicas (PostgreSQL): the leader label', POSTGRES, ['leaderLabel']],
     [
-      'with everything',
-      { rbac: { remediation: true, tokenReview: true } },
-      ['remediation', 'tokenReview'],
+      'everything',
+      { ...EVERYTHING, rbac: { remediation: true, tokenReview: true } },
+      ['leaderLabel', 'remediation', 'tokenReview'],
     ],
   ] as const)(
     'the chart grants what src/kube/access.ts lists, no more and no less: %s',
-    async (_, rbac, features) => {
-      const objects = await renderChart({ ...EVERYTHING, ...rbac });
+    async (_, values, features) => {
+      const objects = await renderChart(values);
       const granted = chartGrants(objects).map(grantKey).sort();
       const needed = accessGrants(CONTROLLER_ACCESS, NAMESPACE, new Set(features))
         .map(grantKey)

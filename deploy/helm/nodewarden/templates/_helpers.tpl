@@ -52,7 +52,13 @@ shared memory), so more than one replica with SQLite is refused.
 {{- end -}}
 {{- end -}}
 
-{{/* Where the agents push results: the controller Service's cluster DNS name. */}}
+{{/*
+Where the agents push results: the controller Service; with more than one
+replica, the Service of the pod labelled leader (only the leader decides, so
+only its mesh must see every result).
+*/}}
 {{- define "nodewarden.controllerUrl" -}}
-{{- printf "http://%s.%s.svc:%v" (include "nodewarden.controllerName" .) .Release.Namespace .Values.controller.port -}}
+{{- $svc := include "nodewarden.controllerName" . -}}
+{{- if gt (int (include "nodewarden.controllerReplicas" .)) 1 }}{{ $svc = printf "%s-leader" $svc }}{{ end -}}
+{{- printf "http://%s.%s.svc:%v" $svc .Release.Namespace .Values.controller.port -}}
 {{- end -}}
