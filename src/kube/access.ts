@@ -160,6 +160,10 @@ export const CONTROLLER_ACCESS: readonly KubeAccess[] = [
  */
 export const NOT_CONTROLLER_CALLERS: Readonly<Record<string, string>> = {
   'src/lab/': "the lab: root's admin kubeconfig on the lab's own control plane, never in a cluster",
+  'src/cli/stability-test.ts':
+    "nodewarden stability-test: an operator's command, with the operator's kubeconfig (not the controller's ServiceAccount)",
+  'src/stability/kube-jobs.ts':
+    'the load Jobs of nodewarden stability-test (same); rows and chart rules join when the controller schedules tests itself',
 };
 
 /** One RBAC rule as Kubernetes writes it, with where it applies. */

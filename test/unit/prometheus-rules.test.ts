@@ -86,6 +86,8 @@ describe('alerts and dashboard', () => {
       'NodeWardenNodeDown',
       'NodeWardenIncidentOpen',
       'NodeWardenAgentSilent',
+      'NodeWardenRemediationBrakeEngaged',
+      'NodeWardenRemediationFailed',
     ])
       expect(names).toContain(wanted);
     const runbook = readFileSync(RUNBOOK, 'utf8');
@@ -100,7 +102,7 @@ describe('alerts and dashboard', () => {
 
   it('the dashboard covers cluster health, mesh loss and detection/recovery times', () => {
     const rows = dashboard.panels.filter((p) => p.type === 'row').map((p) => p.title);
-    expect(rows).toEqual(['Cluster health', 'Mesh loss', 'Detection and recovery']);
+    expect(rows).toEqual(['Cluster health', 'Mesh loss', 'Detection and recovery', 'Remediation']);
     const queries = dashboard.panels.flatMap((p) => p.targets ?? []).map((t) => t.expr);
     expect(queries.some((q) => q.includes('nodewarden_incident_detection_seconds_bucket'))).toBe(
       true,
