@@ -17,6 +17,8 @@ COPY package.json package-lock.json .npmrc ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The dashboard bundle (vite, web/vite.config.ts → dist/web/).
+COPY web ./web
 RUN npm run build && npm prune --omit=dev
 
 # --- runtime: the probes' tools (ping, arping, ip), no compiler
