@@ -14,7 +14,7 @@ export type Service = 'identity' | 'compute' | 'network';
 
 export interface HttpRequest {
   readonly service: Service;
-  readonly method: 'GET' | 'POST' | 'PUT';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   readonly url: URL;
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: unknown;

@@ -120,7 +120,7 @@ export async function openOpenStackCloud(
 
 interface CallOptions {
   readonly service: 'compute' | 'network';
-  readonly method: 'GET' | 'POST' | 'PUT';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Path under the service's catalogue URL, with its query. */
   readonly path: string;
   readonly body?: unknown;
@@ -269,18 +269,102 @@ export class OpenStackCloud implements CloudProvider {
       idempotent: false,
       what,
     });
-    if (res.status === 409) {
-      const error = errorFromResponse(res, what, 'compute', this.session.secrets());
-      throw new OpenStackHttpError('CONFLICT', error.message, {
-        hint: rebootConflictHint(error.apiMessage),
-        status: error.status,
-        fault: error.fault,
-        apiMessage: error.apiMessage,
-        requestId: error.requestId,
-      });
-    }
-    this.expect(res, [202], what, 'compute');
+    this.expectAction(res, [202], what, rebootConflictHint);
     this.logger.log('info', 'reboot requested', { serverId: id, type });
+  }
+
+  /**
+   * Powers a server off (`os-stop`) or on (`os-start`). Accepted, not
+   * finished: watch `instance()`. Not idempotent in Nova's eyes (a second
+   * stop of a stopped server is CONFLICT), so never repeated after a timeout.
+   * Nova records the action with the caller's user id — what tells a person's
+   * stop from the power sync's.
+   */
+  async powerAction(serverId: string, action: 'stop' | 'start'): Promise<void> {
+    const id = requireUuid('server', serverId);
+    const what = `${action} server ${id}`;
+    const res = await this.call({
+      service: 'compute',
+      method: 'POST',
+      path: `/servers/${id}/action`,
+      body: { [`os-${action}`]: null },
+      idempotent: false,
+      what,
+    });
+    this.expectAction(
+      res,
+      [202],
+      what,
+      'the server is already ' +
+        (action === 'stop' ? 'stopped' : 'running') +
+        ' or has a task in flight: read instance()',
+    );
+    this.logger.log('info', `${action} requested`, { serverId: id });
+  }
+
+  /** The ids of the ports Nova has attached to the server (`os-interface`). */
+  async interfaces(serverId: string): Promise<readonly string[]> {
+    const id = requireUuid('server', serverId);
+    const what = `list interfaces of server ${id}`;
+    const res = await this.call({
+      service: 'compute',
+      method: 'GET',
+      path: `/servers/${id}/os-interface`,
+      idempotent: true,
+      what,
+    });
+    this.expect(res, [200], what, 'compute');
+    return list(parseJson(res.text, what), 'interfaceAttachments', what)
+      .map((a) => a['port_id'])
+      .filter((p): p is string => typeof p === 'string')
+      .sort();
+  }
+
+  /**
+   * Unplugs a port from the server (the port stays in Neutron, unbound) —
+   * the other lighter step before a reboot for a NIC that stopped passing
+   * traffic. Accepted, not finished: watch `interfaces()`.
+   */
+  async detachInterface(serverId: string, portId: string): Promise<void> {
+    const id = requireUuid('server', serverId);
+    const port = requireUuid('port', portId);
+    const what = `detach port ${port} from server ${id}`;
+    const res = await this.call({
+      service: 'compute',
+      method: 'DELETE',
+      path: `/servers/${id}/os-interface/${port}`,
+      idempotent: false,
+      what,
+    });
+    this.expectAction(
+      res,
+      [202],
+      what,
+      'a task is in flight on the server, or it is in a state that refuses interface changes: read instance()',
+    );
+    this.logger.log('info', 'interface detach requested', { serverId: id, portId: port });
+  }
+
+  /** Plugs an existing port into the server; Nova binds it to the server's host. */
+  async attachInterface(serverId: string, portId: string): Promise<void> {
+    const id = requireUuid('server', serverId);
+    const port = requireUuid('port', portId);
+    const what = `attach port ${port} to server ${id}`;
+    const res = await this.call({
+      service: 'compute',
+      method: 'POST',
+      path: `/servers/${id}/os-interface`,
+      body: { interfaceAttachment: { port_id: port } },
+      idempotent: false,
+      what,
+    });
+    this.expectAction(
+      res,
+      [200, 202],
+      what,
+      'the port may be in use by another server, or a task is in flight: read ports() and instance()',
+    );
+    this.logger.log('info', 'interface attach requested', { serverId: id, portId: port });
   }
 
   async ports(serverId: string): Promise<readonly CloudPort[]> {
@@ -385,6 +469,26 @@ export class OpenStackCloud implements CloudProvider {
     // Neutron's catalogue URL is usually unversioned (http://neutron:9696/).
     if (options.service === 'network' && !/\/v2\.0$/.test(root)) root += '/v2.0';
     return new URL(root + options.path);
+  }
+
+  /** Like expect(), with Nova's 409 as CONFLICT and a hint of what to do. */
+  private expectAction(
+    res: HttpResponse,
+    ok: readonly number[],
+    what: string,
+    hint: string | ((novaMessage: string) => string),
+  ): void {
+    if (res.status === 409) {
+      const error = errorFromResponse(res, what, 'compute', this.session.secrets());
+      throw new OpenStackHttpError('CONFLICT', error.message, {
+        hint: typeof hint === 'string' ? hint : hint(error.apiMessage),
+        status: error.status,
+        fault: error.fault,
+        apiMessage: error.apiMessage,
+        requestId: error.requestId,
+      });
+    }
+    this.expect(res, ok, what, 'compute');
   }
 
   private expect(

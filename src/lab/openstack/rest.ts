@@ -40,7 +40,8 @@ export async function rest(
       method,
       headers,
       ...(body === undefined ? {} : { body }),
-      signal: AbortSignal.timeout(60_000),
+      // Generous: on a loaded two-core machine Nova takes tens of seconds to accept a server.
+      signal: AbortSignal.timeout(180_000),
     });
   } catch (error) {
     throw new NodeWardenError('UNAVAILABLE', `${method} ${url}: ${String(error)}`, {
