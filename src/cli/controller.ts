@@ -6,6 +6,7 @@ import {
   type ControllerOptions,
 } from '../controller/controller.ts';
 import { parseListen } from '../server/ops-server.ts';
+import { parseAdminSubjects } from '../server/api/auth.ts';
 import { intFlag, parseFlags, serveUntilSignal, type Command } from './command.ts';
 import { badInput } from '../core/errors.ts';
 import { parseCloudKind } from '../cloud/open-cloud.ts';
@@ -21,6 +22,8 @@ Usage:
                         [--stable-period S] [--probe-interval-ms N] [--probe-timeout-ms N]
                         [--lease-namespace NS] [--identity NAME] [--log-level info]
                         [--agent-token-file F] [--admin-token-file F]
+                        [--auth tokens|tokenreview] [--read-token-file F]
+                        [--admin-subjects LIST] [--web-root DIR]
                         [--sync-timeout S] [--label-leader-pod]
                         [--remediation-mode off|dry-run|approve|auto]
                         [--remediation-policy FILE] [--cloud none|lab|openstack]
@@ -66,7 +69,18 @@ Options:
   --log-level LEVEL       debug, info, warn, error (default info)
   --agent-token-file F    serve the agent API (/v1/agents/…): bearer tokens agents
                           push with, one per line ("token" or "node token")
-  --admin-token-file F    tokens for admin calls (POST /v1/nodes/<node>/probe-now)
+  --admin-token-file F    tokens for admin calls: probe-now, diagnose, and the HTTP
+                          API's admin role (approve/reject a remediation step)
+  --auth MODE             how the HTTP API /api/v1 (docs/api.md) and the dashboard's
+                          data are protected: tokens (default; --read-token-file and
+                          --admin-token-file, one token per line) or tokenreview
+                          (any token the API server accepts, e.g. kubectl create
+                          token; the ServiceAccount needs create on tokenreviews)
+  --read-token-file F     tokens with the API's read role
+  --admin-subjects LIST   tokenreview: who has the admin role, comma-separated
+                          user:<name> / group:<name> (everyone else reads), e.g.
+                          user:system:serviceaccount:nodewarden:sre,group:sre
+  --web-root DIR          the dashboard bundle served at / (default dist/web)
   --sync-timeout S        how long the first list of everything may take (default 30)
   --remediation-mode M    off, dry-run, approve (each step waits for
                           nodewarden remediation approve) or auto; default: the
@@ -98,6 +112,10 @@ Options:
   --label-leader-pod      in a pod ($POD_NAME, $POD_NAMESPACE): label it
                           nodewarden.io/leader=true while this replica leads, so a
                           Service selecting the label sends agents to the leader
+
+The same port serves the HTTP API (/api/v1, OpenAPI at /api/v1/openapi.json) and
+the dashboard at /. Every API call needs a bearer token (no token file: every
+call is refused with 401).
 
 Logs are JSON lines on stderr. Exit: 0 after SIGTERM/SIGINT, 1 when it cannot
 start (the reason is logged and printed), 2 for bad flags.
@@ -134,6 +152,10 @@ export function parseControllerArgs(
     'sync-timeout': { type: 'string' },
     'agent-token-file': { type: 'string' },
     'admin-token-file': { type: 'string' },
+    auth: { type: 'string', default: DEFAULT_CONTROLLER_OPTIONS.apiAuth },
+    'read-token-file': { type: 'string' },
+    'admin-subjects': { type: 'string' },
+    'web-root': { type: 'string' },
     'remediation-mode': { type: 'string' },
     'remediation-policy': { type: 'string' },
     cloud: { type: 'string' },
@@ -168,6 +190,23 @@ export function parseControllerArgs(
       `--remediation-mode "${mode}" is not one of ${REMEDIATION_MODES.join(', ')}`,
       'pass --remediation-mode dry-run to see what it would do first',
     );
+  const apiAuth = values.auth;
+  if (apiAuth !== 'tokens' && apiAuth !== 'tokenreview')
+    throw badInput(
+      `--auth "${apiAuth}" is not tokens or tokenreview`,
+      'pass --auth tokens (with --read-token-file/--admin-token-file) or --auth tokenreview (in a cluster)',
+    );
+  if (apiAuth === 'tokenreview' && values['read-token-file'] !== undefined)
+    throw badInput(
+      '--read-token-file is for --auth tokens; with --auth tokenreview every authenticated caller may read',
+      'drop --read-token-file, or use --auth tokens',
+    );
+  if (apiAuth === 'tokens' && values['admin-subjects'] !== undefined)
+    throw badInput(
+      '--admin-subjects is for --auth tokenreview',
+      'add --auth tokenreview, or give admins tokens with --admin-token-file',
+    );
+  if (values['admin-subjects'] !== undefined) parseAdminSubjects(values['admin-subjects']);
   const cloudKind = values.cloud === undefined ? undefined : parseCloudKind(values.cloud);
   if (values['cloud-config'] !== undefined && cloudKind !== 'openstack')
     throw badInput(
@@ -195,6 +234,10 @@ export function parseControllerArgs(
     ...(values.store ? { store: values.store } : {}),
     ...(values['agent-token-file'] ? { agentTokenFile: values['agent-token-file'] } : {}),
     ...(values['admin-token-file'] ? { adminTokenFile: values['admin-token-file'] } : {}),
+    apiAuth,
+    ...(values['read-token-file'] ? { readTokenFile: values['read-token-file'] } : {}),
+    ...(values['admin-subjects'] ? { adminSubjects: values['admin-subjects'] } : {}),
+    ...(values['web-root'] ? { webRoot: values['web-root'] } : {}),
     ...(mode !== undefined ? { remediationMode: mode as RemediationMode } : {}),
     ...(values['remediation-policy'] ? { remediationPolicy: values['remediation-policy'] } : {}),
     cloud: {

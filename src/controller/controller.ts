@@ -26,6 +26,11 @@ import { AgentMesh, combineObservationSources } from './mesh.ts';
 import { agentApiRoutes } from '../server/agent-api.ts';
 import { AgentAuth } from '../server/agent-api-auth.ts';
 import { storeSink } from './store-sink.ts';
+import { TokenFileAuth, TokenReviewAuth } from '../server/api/auth.ts';
+import { EventHub, observedStore } from '../server/api/events.ts';
+import { LiveReadModel } from '../server/api/read-model.ts';
+import { createApi } from '../server/api/router.ts';
+import { dashboardRoute, packageVersion } from '../server/dashboard.ts';
 import { collectedGauge } from '../server/gauge.ts';
 import { openCloud, type CloudChoice } from '../cloud/open-cloud.ts';
 import { DEFAULT_LAB_BOOT_DELAY_MS } from '../cloud/lab/lab-cloud.ts';
@@ -67,6 +72,14 @@ export interface ControllerOptions {
   readonly agentTokenFile?: string;
   /** Bearer tokens for admin calls (probe-now, remediation approvals). */
   readonly adminTokenFile?: string;
+  /** How the HTTP API (/api/v1) authenticates: token files (read and admin) or Kubernetes TokenReview. */
+  readonly apiAuth: 'tokens' | 'tokenreview';
+  /** Bearer tokens with the API's read role, one per line (admin tokens come from adminTokenFile). */
+  readonly readTokenFile?: string;
+  /** tokenreview: users (`user:<name>` or a bare name) and groups (`group:<name>`) with the admin role. */
+  readonly adminSubjects?: string;
+  /** The built dashboard served at `/`; default dist/web of this package. */
+  readonly webRoot?: string;
   /** Overrides the policy's mode; absent: the policy's (built-in: dry-run). */
   readonly remediationMode?: RemediationMode;
   /** A YAML remediation policy; absent: the built-in one. */
@@ -98,6 +111,7 @@ export interface ControllerOptions {
 
 export const DEFAULT_CONTROLLER_OPTIONS: Omit<ControllerOptions, 'identity'> = {
   listen: ':9464',
+  apiAuth: 'tokens',
   leaseNamespace: process.env['POD_NAMESPACE'] ?? 'default',
   leaseName: 'nodewarden-controller',
   stablePeriodMs: 60_000,
@@ -188,7 +202,11 @@ export async function startController(
   const cloud: CloudProvider | null = opened.provider;
   log.log('info', 'cloud', opened.describe);
 
-  const store = await openStore(opts.store);
+  // Every write to the store becomes a live event of the HTTP API (/api/v1/events).
+  const hub = new EventHub();
+  const store = observedStore(await openStore(opts.store), hub, (error) =>
+    log.log('warn', 'could not publish a store change to the API', { error: describeError(error) }),
+  );
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'nodewarden_controller_' });
 
@@ -216,6 +234,10 @@ export async function startController(
   const mesh = new AgentMesh(() => view.nodes(), systemClock, log.child({ component: 'mesh' }));
   const node = detectionConfig({ stablePeriodMs: opts.stablePeriodMs });
   const observations = combineObservationSources(probes, mesh);
+  const gpuHistory =
+    opts.prometheusUrl === undefined
+      ? new StoreGpuHistory(store)
+      : new PrometheusGpuHistory(new HttpPrometheusClient(opts.prometheusUrl));
   const diagnoser = opts.diagnose
     ? new IncidentDiagnoser(
         {
@@ -224,10 +246,7 @@ export async function startController(
           observations,
           prober: new LinuxProber(),
           cloud,
-          gpu:
-            opts.prometheusUrl === undefined
-              ? new StoreGpuHistory(store)
-              : new PrometheusGpuHistory(new HttpPrometheusClient(opts.prometheusUrl)),
+          gpu: gpuHistory,
           store,
         },
         {
@@ -269,6 +288,17 @@ export async function startController(
     },
     onSinkError: (error) =>
       log.log('error', 'could not record incident change', { error: describeError(error) }),
+    onTransitions: (transitions) => {
+      for (const t of transitions)
+        hub.publish({
+          type: 'node',
+          node: t.node,
+          from: t.from,
+          to: t.to,
+          at: new Date(t.at).toISOString(),
+          reason: t.reason,
+        });
+    },
   });
 
   // A new leader starts from what the store holds: open incidents and the recently resolved (flaps).
@@ -397,6 +427,34 @@ export async function startController(
   }
 
   let synced = false;
+  const api = createApi({
+    model: new LiveReadModel({
+      mode: 'controller',
+      version: packageVersion(),
+      speed: 1,
+      zone: opts.zone,
+      scenario: null,
+      clock: systemClock,
+      view,
+      loop,
+      observations,
+      store,
+      hub,
+      gpu: gpuHistory,
+      remediation,
+      synced: () => synced,
+    }),
+    auth:
+      opts.apiAuth === 'tokenreview'
+        ? new TokenReviewAuth(kc, log.child({ component: 'api-auth' }), {
+            adminSubjects: opts.adminSubjects ?? '',
+          })
+        : new TokenFileAuth({
+            ...(opts.readTokenFile ? { readTokenFile: opts.readTokenFile } : {}),
+            ...(opts.adminTokenFile ? { adminTokenFile: opts.adminTokenFile } : {}),
+          }),
+    log: log.child({ component: 'api' }),
+  });
   const ops = await startOpsServer({
     listen: opts.listen,
     registry,
@@ -421,6 +479,8 @@ export async function startController(
             ...(diagnoser === null ? {} : { diagnoser }),
           })
         : []),
+      api.route,
+      dashboardRoute(opts.webRoot),
     ],
     ready: () => {
       const c = view.connection();
@@ -430,7 +490,11 @@ export async function startController(
         : { ok: false, reason: `API server unreachable: ${c.error ?? 'unknown'}` };
     },
   });
-  log.log('info', 'serving /healthz /readyz /metrics', { listen: opts.listen, port: ops.port });
+  log.log('info', 'serving /healthz /readyz /metrics, the HTTP API /api/v1 and the dashboard /', {
+    listen: opts.listen,
+    port: ops.port,
+    apiAuth: opts.apiAuth,
+  });
 
   elector.start();
   const syncing = loop.start();
@@ -472,6 +536,7 @@ export async function startController(
       opened.close();
       await elector.stop();
       await podLabel?.follow(false);
+      api.close();
       await ops.close();
       await store.close();
       log.log('info', 'stopped');

@@ -6,7 +6,7 @@
  * dashboard routes in the browser); and, when the bundle was never built, a
  * page that says so and how to build it instead of a bare 404.
  */
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +39,14 @@ function packageRoot(): string {
     dir = up;
   }
   return dir;
+}
+
+/** This package's version, from its package.json. */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as {
+    version?: unknown;
+  };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
 }
 
 /** Where `npm run build` puts the dashboard. */

@@ -13,9 +13,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { badInput, describeError } from '../../core/errors.ts';
+import { badInput, describeError, NodeWardenError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
-import { kubeRequest } from '../../kube/http.ts';
+import { KubeHttpError, kubeRequest } from '../../kube/http.ts';
 import { checkToken, digest, WatchedFile, type TokenEntry } from '../agent-api-auth.ts';
 import { UnauthenticatedError } from '../http-errors.ts';
 import type { AuthMode, Role } from './types.ts';
@@ -223,7 +223,18 @@ export class TokenReviewAuth implements ApiAuthenticator {
       );
     } catch (error) {
       this.log.log('warn', 'TokenReview failed', { error: describeError(error) });
-      throw error;
+      // Not the caller's fault: the API server could not be asked, or refused us the review.
+      throw new NodeWardenError(
+        'UNAVAILABLE',
+        `cannot check the bearer token: TokenReview failed: ${describeError(error)}`,
+        {
+          hint:
+            error instanceof KubeHttpError && error.status === 403
+              ? "the controller's ServiceAccount needs create on tokenreviews.authentication.k8s.io (ClusterRole system:auth-delegator)"
+              : 'the API server is unreachable from the controller; retry',
+          cause: error,
+        },
+      );
     }
     const status = answer.status;
     if (status?.authenticated !== true || status.user?.username === undefined) return null;
