@@ -216,6 +216,10 @@ describe('decideRemediation: the NODE_HALTED ladder', () => {
     w.decide();
     expect(w.effectSteps()).toEqual(['out-of-service']);
     expect(w.rem().confirmedOffAt).not.toBeNull();
+    // The capacity guard speaks again right before pods move.
+    expect(w.last?.events.find((e) => e.action === 'capacity-guard')?.reason).toMatch(
+      /^if bkqzq's \d+ pods move, no survivor goes over a threshold/,
+    );
     w.complete(true, 'tainted', { taintsAdded: ['node.kubernetes.io/out-of-service'] });
     w.decide();
     expect(w.rem().steps[5]).toMatchObject({ step: 'wait-ready', status: 'waiting' });

@@ -18,6 +18,7 @@ import {
   type StepKind,
 } from './remediation-policy.ts';
 import {
+  capacityReport,
   clusterBrakes,
   nodeBrakes,
   type BrakeName,
@@ -408,7 +409,8 @@ const DRY_RUN_WOULD: Record<StepKind, string> = {
  *    wait-ready), any step in `auto`, or an approved step starts; in
  *    `approve` mode it waits for approval until `approvalTimeout`, then the
  *    remediation fails ("no approval"). `out-of-service` is skipped unless
- *    the cloud confirmed the VM rebooting or off.
+ *    the cloud confirmed the VM rebooting or off; when it starts, the
+ *    capacity guard's prediction is reported again (pods are about to move).
  * 8. A running step past its deadline is timed out (a late outcome is
  *    ignored). A waiting step: `hard-reboot` succeeds once the cloud
  *    confirms the VM rebooting or off; `wait-ready`, `soft-reboot` and
@@ -711,6 +713,11 @@ function advance(
           deadlineAt: iso(now + step.timeoutMs),
           detail: 'started',
         });
+        if (step.step === 'out-of-service') {
+          // The taint is what moves StatefulSet pods and volumes: say again what the survivors get.
+          const report = capacityReport(w.r.node, input.nodes, input.pods);
+          if (report !== null) w.event(now, 'capacity-guard', 'reported', report.summary, i);
+        }
         if (step.step === 'wait-ready') {
           w.setStep(i, { status: 'waiting', detail: `waiting for ${w.r.node} to be Ready` });
         } else {
