@@ -36,8 +36,8 @@ export interface KubeAccess {
   /** Why the call is made, for docs and for the reviewer of a new row. */
   readonly why: string;
   /**
-   * Granted only when the chart enables this feature (`rbac.<feature>`):
-   * remediation writes are not needed to detect or to dry-run, TokenReview
+   * Granted only when the chart enables this feature: remediation writes
+   * with `remediation.mode` approve or auto (not to detect or dry-run), TokenReview
    * only when the HTTP API authenticates Kubernetes tokens, the leader label
    * only with more than one replica.
    */

@@ -12,6 +12,8 @@ import {
   type RbacRule,
 } from '../../src/kube/access.ts';
 import { parseStoreUrl } from '../../src/store/open.ts';
+import { parsePolicyText } from '../../src/remediate/policy-file.ts';
+import { parse } from 'yaml';
 
 import {
   chartDir,
@@ -39,8 +41,19 @@ import {
 const POSTGRES: Loose = {
   store: { type: 'postgres', postgres: { existingSecret: 'nw-db' } },
 };
+/** The documented example policy, as a user would put it under remediation.policy. */
+const EXAMPLE_POLICY = parse(
+  readFileSync(join(repoRoot, 'deploy/examples/remediation-policy.yaml'), 'utf8'),
+) as Loose;
 const EVERYTHING: Loose = {
   ...POSTGRES,
+  remediation: { mode: 'approve', policy: EXAMPLE_POLICY },
+  cloud: { provider: 'openstack', openstack: { existingSecret: 'nw-openstack' } },
+  diagnosis: {
+    prometheusUrl: 'http://prometheus.monitoring:9090',
+    gateway: '10.62.0.1',
+    ovnGateway: '100.64.0.1',
+  },
   controller: { antiAffinity: 'hard', extraArgs: ['--probe-timeout-ms', '3000'] },
   agent: { dcgmUrl: 'http://127.0.0.1:9400/metrics', uplink: 'ens3', nvidiaSmi: true },
   tokens: { admin: { existingSecret: 'nw-admin' } },
@@ -168,6 +181,39 @@ describe('rendered chart', () => {
   });
 });
 
+describe('remediation, cloud and diagnosis values', () => {
+  it("the policy is mounted from a ConfigMap the controller's own parser accepts, and the mode is the flag", async () => {
+    const objects = await renderChart(EVERYTHING);
+    const cm = find(objects, 'ConfigMap', `${controllerName}-remediation-policy`);
+    const text = (cm['data'] as Record<string, string>)['policy.yaml'] ?? '';
+    const policy = parsePolicyText(text, 'policy.yaml');
+    expect(policy.mode).toBe('approve');
+    expect(Object.keys(policy.ladders)).toContain('NODE_HALTED');
+    const [, ...argv] = container(find(objects, 'Deployment', controllerName)).args ?? [];
+    const { options } = parseControllerArgs(argv, { POD_NAME: 'p', POD_NAMESPACE: NAMESPACE });
+    expect(options.remediationMode).toBe('approve');
+    expect(options.remediationPolicy).toBe('/etc/nodewarden/remediation/policy.yaml');
+    expect(options.prometheusUrl).toBe('http://prometheus.monitoring:9090');
+    // A bad policy in values reaches the same parser, which names the key.
+    const bad = await renderChart({ remediation: { policy: { brakes: { maxConcurent: 1 } } } });
+    const badText =
+      (
+        find(bad, 'ConfigMap', `${controllerName}-remediation-policy`)['data'] as Record<
+          string,
+          string
+        >
+      )['policy.yaml'] ?? '';
+    expect(() => parsePolicyText(badText, 'policy.yaml')).toThrow(/maxConcurent/);
+  });
+
+  it('OpenStack credentials come from the Secret as OS_* variables', async () => {
+    const deploy = find(await renderChart(EVERYTHING), 'Deployment', controllerName);
+    const c = container(deploy) as unknown as Loose;
+    expect(c['envFrom']).toEqual([{ secretRef: { name: 'nw-openstack' } }]);
+    expect(container(deploy).args).toEqual(expect.arrayContaining(['--cloud', 'openstack']));
+  });
+});
+
 describe('values that cannot work are refused with what to change', () => {
   it.each([
     [
@@ -179,6 +225,11 @@ describe('values that cannot work are refused with what to change', () => {
       'PostgreSQL without its Secret',
       { store: { type: 'postgres' } },
       'store.type=postgres needs store.postgres.existingSecret',
+    ],
+    [
+      'OpenStack without its Secret',
+      { cloud: { provider: 'openstack' } },
+      'cloud.provider=openstack needs cloud.openstack.existingSecret',
     ],
     [
       'kmsg without privileges',
@@ -323,9 +374,11 @@ describe('RBAC: exactly the calls the code makes', () => {
   it.each([
     ['one replica (default)', {}, []],
     ['two replicas (PostgreSQL): the leader label', POSTGRES, ['leaderLabel']],
+    ['remediation approve', { remediation: { mode: 'approve' } }, ['remediation']],
+    ['remediation dry-run writes nothing', { remediation: { mode: 'dry-run' } }, []],
     [
       'everything',
-      { ...EVERYTHING, rbac: { remediation: true, tokenReview: true } },
+      { ...EVERYTHING, remediation: { mode: 'auto' }, rbac: { tokenReview: true } },
       ['leaderLabel', 'remediation', 'tokenReview'],
     ],
   ] as const)(
@@ -343,7 +396,8 @@ describe('RBAC: exactly the calls the code makes', () => {
   it('no role or binding names the agent, and roles exist only where they are bound', async () => {
     const objects = await renderChart({
       ...EVERYTHING,
-      rbac: { remediation: true, tokenReview: true },
+      remediation: { mode: 'auto' },
+      rbac: { tokenReview: true },
     });
     const rbac = objects.filter((o) => o.apiVersion.startsWith('rbac.authorization.k8s.io'));
     expect(JSON.stringify(rbac)).not.toContain(agentName);
