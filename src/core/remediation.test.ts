@@ -352,6 +352,13 @@ describe('decideRemediation: the NODE_HALTED ladder', () => {
     expect(w.effectSteps()).toEqual(['soft-reboot']);
   });
 
+  it('a node already back when the diagnosis lands is not remediated', () => {
+    const w = haltedWorld();
+    w.back(MIG);
+    expect(w.decide().effects).toEqual([]);
+    expect(w.state.remediations).toEqual([]);
+  });
+
   it('root causes without a ladder are not remediated', () => {
     for (const cause of ['GPU_FAULT', 'KUBELET_DOWN', 'UNKNOWN'] as const) {
       const w = new World();

@@ -395,7 +395,8 @@ const DRY_RUN_WOULD: Record<StepKind, string> = {
  *    `heldBy` says by what) — but their deadlines still run, so a step held
  *    past its timeout ends as timed-out when the brake releases.
  * 4. A remediation starts for an open node incident whose root cause has a
- *    ladder in the policy, if it has none yet and the node brakes allow:
+ *    ladder in the policy, if it has none yet, the node is not already
+ *    back (Ready and answering probes), and the node brakes allow:
  *    opt-out annotation, per-node attempts and backoff, max concurrent,
  *    one control-plane node at a time, and (when set to block) the
  *    capacity guard. The capacity guard's prediction is reported at start.
@@ -495,6 +496,8 @@ export function decideRemediation(
     const ladder = input.policy.ladders[rootCause];
     if (ladder === undefined) continue;
     const node = nodesByName.get(nodeName);
+    // Diagnosed after the node already came back (the incident waits out its stable period).
+    if (nodeIsBack(node, input.health.get(nodeName))) continue;
     const nb = nodeBrakes(
       {
         node: nodeName,
