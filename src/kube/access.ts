@@ -37,8 +37,8 @@ export interface KubeAccess {
   readonly why: string;
   /**
    * Granted only when the chart enables this feature: remediation writes
-   * with `remediation.mode` approve or auto (not to detect or dry-run), TokenReview
-   * only when the HTTP API authenticates Kubernetes tokens, the leader label
+   * with `remediation.mode` approve or auto (not to detect or dry-run), TokenReview with `api.auth` tokenreview
+   * (the HTTP API authenticating Kubernetes tokens), the leader label
    * only with more than one replica.
    */
   readonly feature?: AccessFeature;

@@ -56,7 +56,7 @@ const EVERYTHING: Loose = {
   },
   controller: { antiAffinity: 'hard', extraArgs: ['--probe-timeout-ms', '3000'] },
   agent: { dcgmUrl: 'http://127.0.0.1:9400/metrics', uplink: 'ens3', nvidiaSmi: true },
-  tokens: { admin: { existingSecret: 'nw-admin' } },
+  tokens: { admin: { existingSecret: 'nw-admin' }, read: { existingSecret: 'nw-read' } },
   metrics: {
     serviceMonitor: { enabled: true, labels: { release: 'prom' } },
     prometheusRule: { enabled: true },
@@ -227,6 +227,16 @@ describe('values that cannot work are refused with what to change', () => {
       'store.type=postgres needs store.postgres.existingSecret',
     ],
     [
+      'read tokens with tokenreview',
+      { api: { auth: 'tokenreview' }, tokens: { read: { existingSecret: 'r' } } },
+      'tokens.read is for api.auth=tokens',
+    ],
+    [
+      'admin subjects with tokens',
+      { api: { adminSubjects: 'group:sre' } },
+      'api.adminSubjects is for api.auth=tokenreview',
+    ],
+    [
       'OpenStack without its Secret',
       { cloud: { provider: 'openstack' } },
       'cloud.provider=openstack needs cloud.openstack.existingSecret',
@@ -268,6 +278,7 @@ describe('the flags the chart passes are flags the binaries accept', () => {
     ['default values', {}],
     ['everything set', EVERYTHING],
     ['kmsg off', { agent: { kmsg: { enabled: false }, privileged: false } }],
+    ['TokenReview', { api: { auth: 'tokenreview', adminSubjects: 'user:alice,group:sre' } }],
   ];
 
   it.each(variants)('controller, %s', async (_, values) => {
@@ -292,7 +303,7 @@ describe('the flags the chart passes are flags the binaries accept', () => {
     );
     // Files the flags name are where the chart mounts them.
     const mounts = mountPaths(find(objects, 'Deployment', controllerName));
-    for (const file of [options.agentTokenFile, options.adminTokenFile]) {
+    for (const file of [options.agentTokenFile, options.adminTokenFile, options.readTokenFile]) {
       if (file !== undefined) expect(mounts.some((m) => file.startsWith(`${m}/`))).toBe(true);
     }
     const store = parseStoreUrl(options.store);
@@ -378,7 +389,12 @@ describe('RBAC: exactly the calls the code makes', () => {
     ['remediation dry-run writes nothing', { remediation: { mode: 'dry-run' } }, []],
     [
       'everything',
-      { ...EVERYTHING, remediation: { mode: 'auto' }, rbac: { tokenReview: true } },
+      {
+        ...EVERYTHING,
+        remediation: { mode: 'auto' },
+        api: { auth: 'tokenreview', adminSubjects: 'group:sre' },
+        tokens: { admin: { existingSecret: 'nw-admin' } },
+      },
       ['leaderLabel', 'remediation', 'tokenReview'],
     ],
   ] as const)(
@@ -397,7 +413,8 @@ describe('RBAC: exactly the calls the code makes', () => {
     const objects = await renderChart({
       ...EVERYTHING,
       remediation: { mode: 'auto' },
-      rbac: { tokenReview: true },
+      api: { auth: 'tokenreview' },
+      tokens: {},
     });
     const rbac = objects.filter((o) => o.apiVersion.startsWith('rbac.authorization.k8s.io'));
     expect(JSON.stringify(rbac)).not.toContain(agentName);
