@@ -74,7 +74,11 @@ function figures(d: IncidentDetail, zone: string): HTMLElement {
     item('Last heartbeat', dateTime(i.lastHeartbeatAt, zone)),
     item('Resolved', i.resolvedAt === null ? 'still open' : dateTime(i.resolvedAt, zone)),
     item('MTTD', duration(d.mttdSeconds), 'the seed: 4 min, noticed after 3 h 24 min'),
-    item('MTTR', duration(d.mttrSeconds), 'the seed: 6 h 48 min'),
+    item(
+      'MTTR',
+      d.mttrSeconds === null ? 'not yet' : duration(d.mttrSeconds),
+      'the seed: 6 h 48 min',
+    ),
   );
 }
 

@@ -8,13 +8,14 @@ import { gpuBadge, healthBadge, nodeName } from '../ui.ts';
 import type { Context, View } from '../view.ts';
 
 interface Data {
+  /** Read with the nodes, so the line above the table is as fresh as the table. */
+  readonly status: StatusView;
   readonly nodes: NodesView;
   readonly incidents: IncidentsView;
 }
 
 /** One line on what is serving and the cluster at a glance. */
-export function statusLine(status: StatusView | null, zone: string): HTMLElement {
-  if (status === null) return h('p', { class: 'status-line' }, 'reading the server’s status…');
+export function statusLine(status: StatusView, zone: string): HTMLElement {
   const counts = Object.entries(status.nodes.byHealth)
     .filter(([, n]) => n > 0)
     .map(([health, n]) => `${n} ${health}`)
@@ -38,17 +39,21 @@ export const overview: View<Data> = {
   name: 'overview',
   title: () => 'Cluster overview',
   async load() {
-    const [nodes, incidents] = await Promise.all([api.nodes(), api.incidents()]);
-    return { nodes, incidents };
+    const [status, nodes, incidents] = await Promise.all([
+      api.status(),
+      api.nodes(),
+      api.incidents(),
+    ]);
+    return { status, nodes, incidents };
   },
   staleOn: (event) => event.type !== 'hello',
-  render({ nodes, incidents }, ctx: Context) {
+  render({ status, nodes, incidents }, ctx: Context) {
     const open = incidents.incidents.filter((i) => i.status === 'open');
     return h(
       'div',
       null,
       h('h1', null, 'Cluster overview'),
-      statusLine(ctx.status, ctx.zone),
+      statusLine(status, ctx.zone),
       open.length === 0
         ? h('p', { class: 'callout good' }, 'No open incident.')
         : h(
