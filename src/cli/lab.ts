@@ -84,6 +84,8 @@ Faults:
   kernel-panic              console ends in "Kernel panic - not syncing", every
                             process killed, no frame in or out — but the link is
                             up and the lab cloud says ACTIVE/RUNNING (NODE_HALTED)
+  loss-above-gpu <l> <g>    drops l% of inbound frames while the node's simulated GPU
+                            memory is ≥ g% (GPU nodes; e.g. loss-above-gpu 30 40)
 heal <node> restores every layer; heal <node> <fault> undoes one fault. Healing
 power-off or kernel-panic boots the node (every fault cleared), as does a
 reboot through the lab cloud.

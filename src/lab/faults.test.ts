@@ -31,6 +31,11 @@ describe('parseFault', () => {
     expect(parseFault(['delay', '250'], nodes, mig)).toEqual({ kind: 'delay', ms: 250 });
     expect(parseFault(['power-off'], nodes, mig)).toEqual({ kind: 'power-off' });
     expect(parseFault(['kernel-panic'], nodes, mig)).toEqual({ kind: 'kernel-panic' });
+    expect(parseFault(['loss-above-gpu', '30', '40'], nodes, mig)).toEqual({
+      kind: 'loss-above-gpu',
+      percent: 30,
+      gpuPercent: 40,
+    });
     expect(parseFault(['partition', '85zt7,10.62.0.11,85zt7'], nodes, mig)).toEqual({
       kind: 'partition',
       observers: [
@@ -52,10 +57,24 @@ describe('parseFault', () => {
     expect(parseError(['partition', 'bkqzq']).message).toMatch(/cannot name the node itself/);
     expect(parseError(['partition', 'nope']).message).toMatch(/no lab node matches "nope"/);
     expect(parseError([]).hint).toMatch(/link-down \| kubelet-stop/);
+    expect(parseError(['loss-above-gpu', '30']).message).toMatch(
+      /loss-above-gpu GPU memory needs a whole number from 0 to 100/,
+    );
+    expect(parseError(['loss-above-gpu', '0', '40']).message).toMatch(/loss-above-gpu loss needs/);
+    expect(parseError(['loss-above-gpu', '30', '40', 'x']).message).toMatch(
+      /too many arguments for loss-above-gpu: x/,
+    );
   });
 });
 
 describe('firewallScript', () => {
+  it('loss-above-gpu: a drop rule gated on a set that starts empty', () => {
+    const script = firewallScript([{ kind: 'loss-above-gpu', percent: 30, gpuPercent: 40 }], 10250);
+    expect(script).toContain('  set gpu_gate {\n    type ether_type;\n  }');
+    expect(script).toContain('ether type @gpu_gate numgen random mod 100 < 30 drop');
+    expect(script).toContain('type filter hook ingress device "eth0" priority 0; policy accept;');
+  });
+
   it('with no faults only clears the lab tables, so healing leaves nothing behind', () => {
     expect(firewallScript([], 10250)).toBe(
       'table inet nodewarden\ndelete table inet nodewarden\ntable netdev nodewarden\ndelete table netdev nodewarden\n',

@@ -1,3 +1,5 @@
+import { access, rm, writeFile } from 'node:fs/promises';
+import { lossGateFile, LOSS_GATE_SET, type LossGate } from './gpu-workload.ts';
 import { liveGpuSimPid, startGpuSim } from './lab-gpu.ts';
 import { badInput, NodeWardenError } from '../core/errors.ts';
 import { execCheckedIn, execIn, hasDefaultRoute, ipIn, listLinks, setLink } from './netns.ts';
@@ -47,6 +49,10 @@ import { NODE_INTERFACE, resolveNode, nodeSuffix } from './topology.ts';
  *   lab cloud still says ACTIVE/RUNNING: the seed's NODE_HALTED shape.
  * Healing either — or a reboot through the lab cloud — boots the node: every
  * layer restored, stand-in and agent started anew, every fault cleared.
+ * - `loss-above-gpu <loss%> <gpu%>`: like `loss`, but only while the node's
+ *   simulated GPU memory is at or above gpu% — the drop rule matches a set
+ *   that the node's kubelet stand-in fills and empties as the simulator's
+ *   script crosses the threshold (src/lab/gpu-workload.ts). GPU nodes only.
  */
 
 export type FaultKind =
@@ -58,7 +64,8 @@ export type FaultKind =
   | 'delay'
   | 'partition'
   | 'power-off'
-  | 'kernel-panic';
+  | 'kernel-panic'
+  | 'loss-above-gpu';
 
 export const FAULT_KINDS: readonly FaultKind[] = [
   'link-down',
@@ -70,6 +77,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'partition',
   'power-off',
   'kernel-panic',
+  'loss-above-gpu',
 ];
 
 export interface PartitionObserver {
@@ -86,13 +94,14 @@ export type FaultSpec =
   | { readonly kind: 'delay'; readonly ms: number }
   | { readonly kind: 'partition'; readonly observers: readonly PartitionObserver[] }
   | { readonly kind: 'power-off' }
-  | { readonly kind: 'kernel-panic' };
+  | { readonly kind: 'kernel-panic' }
+  | { readonly kind: 'loss-above-gpu'; readonly percent: number; readonly gpuPercent: number };
 
 /** A fault as recorded in the lab state. */
 export type ActiveFault = FaultSpec & { readonly since: string };
 
 const usage =
-  'faults: link-down | kubelet-stop | kubelet-hang | block-kubelet-port | loss <1-100> | delay <1-60000 ms> | partition <observer,…> | power-off | kernel-panic';
+  'faults: link-down | kubelet-stop | kubelet-hang | block-kubelet-port | loss <1-100> | delay <1-60000 ms> | partition <observer,…> | power-off | kernel-panic | loss-above-gpu <loss 1-100> <GPU memory 0-100>';
 
 function isFaultKind(text: string): text is FaultKind {
   return (FAULT_KINDS as readonly string[]).includes(text);
@@ -135,6 +144,15 @@ export function parseFault(
   const [kindText, arg, extra] = args;
   if (kindText === undefined) throw badInput('which fault?', usage);
   const kind = parseFaultKind(kindText);
+  if (kind === 'loss-above-gpu') {
+    if (args.length > 3)
+      throw badInput(`too many arguments for ${kind}: ${args.slice(3).join(' ')}`, usage);
+    return {
+      kind,
+      percent: wholeNumber('loss-above-gpu loss', arg, 1, 100, 'loss-above-gpu 30 40'),
+      gpuPercent: wholeNumber('loss-above-gpu GPU memory', extra, 0, 100, 'loss-above-gpu 30 40'),
+    };
+  }
   const takesArgument = kind === 'loss' || kind === 'delay' || kind === 'partition';
   if ((takesArgument && extra !== undefined) || (!takesArgument && arg !== undefined)) {
     throw badInput(
@@ -190,6 +208,8 @@ export function describeFault(fault: FaultSpec): string {
       return `loss ${fault.percent}%`;
     case 'delay':
       return `delay ${fault.ms} ms`;
+    case 'loss-above-gpu':
+      return `loss ${fault.percent}% while GPU memory ≥ ${fault.gpuPercent}%`;
     case 'partition':
       return `partition from ${fault.observers.map((o) => nodeSuffix(o.name)).join(', ')}`;
     case 'link-down':
@@ -275,6 +295,15 @@ export function firewallScript(faults: readonly FaultSpec[], kubeletPort: number
         netdev.push(ingress('panic_in', ['drop']));
         netdev.push(
           `  chain panic_out {\n    type filter hook egress device "${NODE_INTERFACE}" priority 0; policy accept;\n    drop\n  }`,
+        );
+        break;
+      case 'loss-above-gpu':
+        // Closed (empty set) until the stand-in sees the GPU script at the threshold.
+        netdev.push(
+          `  set ${LOSS_GATE_SET} {\n    type ether_type;\n  }`,
+          ingress('loss_above_gpu', [
+            `ether type @${LOSS_GATE_SET} ${fault.percent >= 100 ? 'drop' : `numgen random mod 100 < ${fault.percent} drop`}`,
+          ]),
         );
         break;
       case 'link-down':
@@ -415,6 +444,21 @@ export async function injectFault(
     case 'partition':
       await applyFirewall(node, [...node.faults, fault]);
       break;
+    case 'loss-above-gpu': {
+      if (!node.gpu) {
+        throw new NodeWardenError(
+          'NOT_FOUND',
+          `${node.name} has no GPU simulator (role ${node.role})`,
+          {
+            hint: 'loss-above-gpu needs a GPU node; in the seed lab the MIG node bkqzq',
+          },
+        );
+      }
+      const gate: LossGate = { lossPercent: fault.percent, gpuPercent: fault.gpuPercent };
+      await writeFile(lossGateFile(node.gpu.controlFile), JSON.stringify(gate) + '\n');
+      await applyFirewall(node, [...node.faults, fault]);
+      break;
+    }
     case 'delay':
       await addDelay(node, fault.ms);
       break;
@@ -474,6 +518,10 @@ export async function healFault(
     case 'partition':
       await applyFirewall(node, rest);
       break;
+    case 'loss-above-gpu':
+      await applyFirewall(node, rest);
+      if (node.gpu) await rm(lossGateFile(node.gpu.controlFile), { force: true });
+      break;
     case 'delay':
       await removeDelay(node);
       break;
@@ -518,6 +566,18 @@ export async function restoreNode(
   if (ruleset.stdout.includes(TABLE)) {
     await applyFirewall(node, []);
     repaired.push('nftables rules removed');
+  }
+  if (node.gpu) {
+    const gateFile = lossGateFile(node.gpu.controlFile);
+    if (
+      await access(gateFile).then(
+        () => true,
+        () => false,
+      )
+    ) {
+      await rm(gateFile, { force: true });
+      repaired.push('loss-above-gpu gate removed');
+    }
   }
   if (await hasNetem(node)) {
     await removeDelay(node);

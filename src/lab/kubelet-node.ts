@@ -1,3 +1,5 @@
+import type { GpuWorkload } from './gpu-workload.ts';
+import { PLAN_ANNOTATION } from '../stability/job.ts';
 import type { Logger } from '../core/logger.ts';
 import { describeError } from '../core/errors.ts';
 import { KubeRestError, type KubeRest } from './kube-rest.ts';
@@ -18,6 +20,8 @@ export interface KubeletNodeSpec {
   readonly providerID: string;
   /** Pod IPs are handed out from this /24 prefix, e.g. "10.244.3". */
   readonly podIpPrefix: string;
+  /** GPU nodes: plays the GPU load of stability-test pods on the simulator (src/lab/gpu-workload.ts). */
+  readonly workload?: Pick<GpuWorkload, 'podStarted' | 'podGone'>;
 }
 
 export interface KubeletTiming {
@@ -48,7 +52,13 @@ interface NodeObject {
   status?: { conditions?: Condition[] };
 }
 interface PodObject {
-  metadata: { name: string; namespace: string; uid: string; deletionTimestamp?: string };
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    deletionTimestamp?: string;
+    annotations?: Record<string, string>;
+  };
   spec: { containers: { name: string; image: string }[] };
   status?: { phase?: string; podIP?: string };
 }
@@ -98,6 +108,8 @@ export function startKubeletNode(
   const nodePath = `/api/v1/nodes/${spec.name}`;
   const leasePath = `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${spec.name}`;
   const usedIps = new Map<string, string>();
+  /** Pods whose GPU load the workload plays. */
+  const started = new Set<string>();
   let failing = false;
 
   const nodeStatus = (): object => {
@@ -210,9 +222,16 @@ export function startKubeletNode(
     );
     const live = new Set(list.items.map((p) => p.metadata.uid));
     for (const uid of usedIps.keys()) if (!live.has(uid)) usedIps.delete(uid);
+    for (const uid of started) {
+      if (!live.has(uid)) {
+        started.delete(uid);
+        spec.workload?.podGone(uid);
+      }
+    }
     for (const pod of list.items) {
       const path = `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`;
       if (pod.metadata.deletionTimestamp) {
+        if (started.delete(pod.metadata.uid)) spec.workload?.podGone(pod.metadata.uid);
         // A kubelet confirms a graceful deletion once its containers are gone.
         await api
           .call('DELETE', path, { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0 })
@@ -255,6 +274,11 @@ export function startKubeletNode(
         },
         'application/strategic-merge-patch+json',
       );
+      const plan = pod.metadata.annotations?.[PLAN_ANNOTATION];
+      if (plan !== undefined && spec.workload) {
+        started.add(pod.metadata.uid);
+        spec.workload.podStarted(pod.metadata.uid, plan);
+      }
     }
   }
 

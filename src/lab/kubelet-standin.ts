@@ -1,3 +1,5 @@
+import { startGpuWorkload } from './gpu-workload.ts';
+import { pickDevice } from './lab-gpu.ts';
 import { timingSafeEqual } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
@@ -186,6 +188,8 @@ function kubeCompanion(
     'client-key'?: string | undefined;
     'node-ip'?: string | undefined;
     role?: string | undefined;
+    'gpu-control'?: string | undefined;
+    'gpu-preset'?: string | undefined;
   },
 ): StandinCompanion[] {
   const server = values['api-server'];
@@ -210,6 +214,16 @@ function kubeCompanion(
       name: 'kubelet-node',
       start(context) {
         const api = kubeRest({ server, caFile: ca, certFile, keyFile, timeoutMs: 5_000 });
+        const controlFile = values['gpu-control'];
+        const workload =
+          controlFile === undefined
+            ? undefined
+            : startGpuWorkload({
+                controlFile,
+                // The preset's first device: the seed's GPU 0 GI 7, where `lab gpu` ramps by default.
+                device: pickDevice(values['gpu-preset'] ?? '', null, null),
+                logger: context.logger,
+              });
         const kubelet = startKubeletNode(
           api,
           {
@@ -219,12 +233,14 @@ function kubeCompanion(
             capacity: profile.capacity,
             providerID: `openstack:///${labServerId(ip)}`,
             podIpPrefix: `10.244.${octets[3] ?? '0'}`,
+            ...(workload ? { workload } : {}),
           },
           context.logger,
         );
         return Promise.resolve({
           stop: () => {
             kubelet.stop();
+            workload?.stop();
             return Promise.resolve();
           },
         });
@@ -256,6 +272,9 @@ export async function main(argv: readonly string[]): Promise<void> {
       'client-key': { type: 'string' },
       'node-ip': { type: 'string' },
       role: { type: 'string' },
+      // GPU nodes: the simulator's control file and preset (pods' load lands on its first device).
+      'gpu-control': { type: 'string' },
+      'gpu-preset': { type: 'string' },
     },
     strict: true,
   });

@@ -107,7 +107,7 @@ export function requireGpu(node: LabNodeState, all: readonly LabNodeState[]): Gp
 }
 
 /** The node's control file, or the idle control when none was written yet. */
-export async function readGpuControl(gpu: GpuSimRecord): Promise<GpuControl> {
+export async function readGpuControl(gpu: Pick<GpuSimRecord, 'controlFile'>): Promise<GpuControl> {
   const text = await readFile(gpu.controlFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return null;
     throw new NodeWardenError(
@@ -121,7 +121,10 @@ export async function readGpuControl(gpu: GpuSimRecord): Promise<GpuControl> {
   return text === null ? EMPTY_GPU_CONTROL : parseGpuControl(text, gpu.controlFile);
 }
 
-async function writeGpuControl(gpu: GpuSimRecord, control: GpuControl): Promise<void> {
+async function writeGpuControl(
+  gpu: Pick<GpuSimRecord, 'controlFile'>,
+  control: GpuControl,
+): Promise<void> {
   await mkdir(dirname(gpu.controlFile), { recursive: true });
   const temporary = `${gpu.controlFile}.${process.pid}.tmp`;
   await writeFile(temporary, JSON.stringify(control, null, 2) + '\n');
@@ -208,7 +211,7 @@ export function applyGpuAction(
 
 /** Applies `action` to the node's control file (the simulator follows at its next scrape). */
 export async function scriptGpu(
-  gpu: GpuSimRecord,
+  gpu: Pick<GpuSimRecord, 'controlFile'>,
   device: string,
   action: GpuAction,
   nowMs: number,

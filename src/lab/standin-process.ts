@@ -109,6 +109,7 @@ export async function startStandin(
           node.role,
         ]
       : []),
+    ...(node.gpu ? ['--gpu-control', node.gpu.controlFile, '--gpu-preset', node.gpu.preset] : []),
   );
   const pid = startDaemon({ argv, logFile, namespace: node.namespace });
   await waitListening(pid, pidFile, logFile, `kubelet stand-in for ${node.name}`, waitMs);
