@@ -397,7 +397,10 @@ export async function runDemo(
 
     print('');
     const remediations = executor.overview().remediations;
-    for (const incident of loop.incidents) {
+    // The store's copy: its timeline also holds what remediation and diagnosis added.
+    const stored = new Map((await store.listIncidents({ limit: 50 })).map((i) => [i.id, i]));
+    for (const detected of loop.incidents) {
+      const incident = stored.get(detected.id) ?? detected;
       const r = reports.find((x) => x.incidentId === incident.id);
       const rem = remediations.find((x) => x.incidentId === incident.id);
       const did = rem?.steps
