@@ -6,7 +6,7 @@ import {
   clusterDetectionConfig,
   DEFAULT_CLUSTER_DETECTION_CONFIG,
 } from '../core/detection-cluster.ts';
-import { detectionConfig } from '../core/detection.ts';
+import { detectionConfig, transitionFields } from '../core/detection.ts';
 import { describeError, NodeWardenError } from '../core/errors.ts';
 import { DEFAULT_INCIDENT_CONFIG } from '../core/incidents.ts';
 import type { NodeHealth } from '../core/incident.ts';
@@ -288,8 +288,11 @@ export async function startController(
     },
     onSinkError: (error) =>
       log.log('error', 'could not record incident change', { error: describeError(error) }),
+    // Every health change with who could and could not reach the node: a partial
+    // partition (Suspect, no incident) is recorded here and nowhere else.
     onTransitions: (transitions) => {
-      for (const t of transitions)
+      for (const t of transitions) {
+        log.log('info', 'node health', transitionFields(t));
         hub.publish({
           type: 'node',
           node: t.node,
@@ -298,6 +301,7 @@ export async function startController(
           at: new Date(t.at).toISOString(),
           reason: t.reason,
         });
+      }
     },
   });
 

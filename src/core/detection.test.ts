@@ -7,6 +7,8 @@ import {
   initialNodeState,
   leaseEvidence,
   observationFromProbe,
+  observerSides,
+  transitionFields,
   readyStatus,
   type NodeDetectionState,
   type NodeInput,
@@ -170,6 +172,30 @@ describe('evaluateNode: Down', () => {
     expect(r.transition?.reason).toMatch(
       /^the host answers no one: 2 of 3 observers fail it at L2\/L3/,
     );
+  });
+
+  it('D2 is off in a partial partition: observers still reaching it keep a just-late Lease from making it Down', () => {
+    const now = T0 + 30_000;
+    const cut = [obs('85zt7', now, 'L2'), obs('9f79t', now, 'L2')];
+    const reaching = [obs('pkmt5', now - 100, 'ok'), obs('wn4gb', now - 50, 'ok')];
+    // The kubelet's renewal is a moment past its 10 s period, as real renewals are.
+    const partial = evaluateNode(undefined, input(now - 10_200, [...cut, ...reaching]), now);
+    expect(partial.state.health).toBe('Suspect');
+    expect(partial.state.suspectReason).toMatch(/^2 of 4 observers fail it at L2/);
+    // Nobody reaching it since the failures began: the mesh and the heartbeat agree (D2).
+    const stale = [obs('pkmt5', now - 3_100, 'ok')];
+    const agreed = evaluateNode(
+      undefined,
+      input(now - 10_200, [...cut, obs('wn4gb', now, 'L4'), ...stale]),
+      now,
+    );
+    expect(agreed.state.health).toBe('Down');
+    expect(agreed.transition?.reason).toMatch(
+      /observers fail it at .* and its Lease is 10.2 s old/,
+    );
+    // A Lease past its grace period is Down whatever the mesh says (D1).
+    const dead = evaluateNode(undefined, input(now - 41_000, [...cut, ...reaching]), now);
+    expect(dead.state.health).toBe('Down');
   });
 
   it('D4 is off when a success started after the failures, with one observer, or when disabled', () => {
@@ -468,5 +494,51 @@ describe('evaluateNode: recovery with a real kubelet', () => {
       if (health === 'Healthy') break;
     }
     expect(health).toBe('Healthy');
+  });
+});
+
+describe('observerSides and transitionFields', () => {
+  it('name who cannot reach the node (with the layer) and who can', () => {
+    const verdict = (observer: string, failedLayer: 'L2' | null, detail: string) => ({
+      observer,
+      at: 2_000,
+      startedAt: 1_000,
+      failedLayer,
+      detail,
+    });
+    const evidence = {
+      leaseAgeMs: 3_000,
+      leaseTrusted: true,
+      gracePeriodMs: 40_000,
+      ready: 'True' as const,
+      observers: 5,
+      quorum: 2,
+      failing: [verdict('85zt7', 'L2', 'no ARP reply'), verdict('9f79t', 'L2', 'no ARP reply')],
+      passing: [
+        verdict('pkmt5', null, 'ok'),
+        verdict('wn4gb', null, 'ok'),
+        verdict('controller', null, 'ok'),
+      ],
+    };
+    expect(observerSides(evidence)).toEqual({
+      cannotReach: ['85zt7 (L2: no ARP reply)', '9f79t (L2: no ARP reply)'],
+      reach: ['pkmt5', 'wn4gb', 'controller'],
+    });
+    expect(
+      transitionFields({
+        node: 'bkqzq',
+        from: 'Healthy',
+        to: 'Suspect',
+        at: 2_000,
+        reason: '2 of 5 observers fail it at L2',
+        evidence,
+      }),
+    ).toMatchObject({
+      node: 'bkqzq',
+      from: 'Healthy',
+      to: 'Suspect',
+      observers: 5,
+      reach: ['pkmt5', 'wn4gb', 'controller'],
+    });
   });
 });

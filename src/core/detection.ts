@@ -231,7 +231,8 @@ const NODE_LAYERS: readonly Layer[] = ['L2', 'L3', 'L4'];
  * Down when any of:
  * - D1 L > grace period (the Lease's duration, 40 s by default);
  * - D2 ≥ m observers fail it at L2/L3/L4 and L > renew period (10 s):
- *   the mesh and the heartbeat agree;
+ *   the mesh and the heartbeat agree — unless an observer reached it with a
+ *   probe started after the earliest failing one (a partial partition);
  * - D3 Ready is Unknown or False and L > renew period — not within one grace
  *   period of the view becoming trustworthy (after an API server outage the
  *   node lifecycle controller marks every node Unknown before the kubelets
@@ -423,12 +424,18 @@ function readSignals(
   );
   const firstFailStart = Math.min(...hostFailing.map((o) => o.startedAt));
   const contradicted = passing.some((o) => o.startedAt > firstFailStart);
+  // D2 too needs the failing side uncontradicted: in a partial partition some observers
+  // fail it while others reach it, and a Lease a moment past its renew period (renewals
+  // arrive a little after each period) must not turn that into Down (found by the lab's
+  // partition test, which opened a false incident 15 s after a 2-of-4 partition).
+  const firstAnyFail = Math.min(...failing.map((o) => o.startedAt));
+  const reachedSinceFailing = passing.some((o) => o.startedAt > firstAnyFail);
   const hostDead = config.meshDown && hostFailing.length >= Math.max(2, quorum) && !contradicted;
 
   let downReason: string | null = null;
   if (age !== null && age > gracePeriodMs) {
     downReason = `Lease not renewed for ${seconds(age)} (grace period ${seconds(gracePeriodMs)})`;
-  } else if (meshFailing && leaseStale && age !== null) {
+  } else if (meshFailing && leaseStale && age !== null && !reachedSinceFailing) {
     downReason = `${meshWords(evidence, failing)} and its Lease is ${seconds(age)} old (renew period ${seconds(config.renewIntervalMs)})`;
   } else if (readyBad && leaseStale && age !== null) {
     downReason = `Ready=${input.ready ?? '?'} and its Lease is ${seconds(age)} old`;
@@ -482,6 +489,37 @@ function nextCheck(
     candidates.push(state.healthySince + config.stablePeriodMs);
   }
   return Math.min(...candidates.filter((t) => t > now));
+}
+
+/**
+ * Who could and who could not reach the node in one evaluation — the record
+ * of a partial partition: observers failing it (with the layer they failed
+ * at) and observers whose latest probe passed.
+ */
+export function observerSides(evidence: DetectionEvidence): {
+  readonly cannotReach: readonly string[];
+  readonly reach: readonly string[];
+} {
+  return {
+    cannotReach: evidence.failing.map(
+      (o) => `${o.observer} (${o.failedLayer ?? '?'}: ${o.detail})`,
+    ),
+    reach: evidence.passing.map((o) => o.observer),
+  };
+}
+
+/** A transition as log fields: the states, the reason and both sides of the mesh. */
+export function transitionFields(
+  t: Transition,
+): Record<string, string | number | readonly string[]> {
+  return {
+    node: t.node,
+    from: t.from,
+    to: t.to,
+    reason: t.reason,
+    observers: t.evidence.observers,
+    ...observerSides(t.evidence),
+  };
 }
 
 function meshWords(evidence: DetectionEvidence, failing: readonly ObserverVerdict[]): string {

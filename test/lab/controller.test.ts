@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,13 @@ import { openStore } from '../../src/store/open.ts';
 import { runCommand } from '../../src/host/command.ts';
 import { kubeconfigYaml } from '../../src/lab/control-plane.ts';
 import { openLabPki } from '../../src/lab/pki.ts';
+import {
+  opened,
+  startController as start,
+  stopController,
+  until,
+  type Controller,
+} from './controller-process.ts';
 import { labStatus, MIG, nodewardenOk, repoRoot } from './lab-harness.ts';
 
 /**
@@ -18,13 +24,6 @@ import { labStatus, MIG, nodewardenOk, repoRoot } from './lab-harness.ts';
  */
 const lab = inject('lab');
 const MIG_NODE = 'tkai-oks-md-1-193cfbbbb78b-zfz7s-bkqzq';
-
-interface Controller {
-  readonly child: ChildProcess;
-  readonly identity: string;
-  readonly logs: () => string;
-  readonly exited: Promise<number | null>;
-}
 
 let dir = '';
 let hub = '';
@@ -37,52 +36,10 @@ function startController(
   store: string,
   extra: readonly string[] = ['--listen', '127.0.0.1:0'],
 ): Controller {
-  const child = spawn(
-    'ip',
-    [
-      'netns',
-      'exec',
-      hub,
-      process.execPath,
-      join(repoRoot, 'bin/nodewarden.js'),
-      'controller',
-      '--kubeconfig',
-      kubeconfig,
-      '--store',
-      store,
-      '--stable-period',
-      '10',
-      '--identity',
-      identity,
-      '--lease-namespace',
-      'kube-system',
-      ...extra,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let text = '';
-  child.stderr?.setEncoding('utf8').on('data', (c: string) => (text += c));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const c = { child, identity, logs: () => text, exited };
+  const c = start({ hub, kubeconfig, identity, store, extra });
   running.push(c);
   return c;
 }
-
-async function until<T>(
-  what: string,
-  timeoutMs: number,
-  check: () => Promise<T | null> | T | null,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== null) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s: ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-const opened = (c: Controller): boolean => c.logs().includes('"msg":"incident opened"');
 
 describe.skipIf(lab.skip !== null)('nodewarden controller on the lab control plane', () => {
   beforeAll(async () => {
@@ -96,11 +53,7 @@ describe.skipIf(lab.skip !== null)('nodewarden controller on the lab control pla
   });
 
   afterEach(async () => {
-    for (const c of running.splice(0)) {
-      c.child.kill('SIGTERM');
-      await Promise.race([c.exited, new Promise((r) => setTimeout(r, 5_000))]);
-      c.child.kill('SIGKILL');
-    }
+    for (const c of running.splice(0)) await stopController(c);
     if (apiserverPid) process.kill(apiserverPid, 'SIGCONT');
   });
 

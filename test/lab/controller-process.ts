@@ -1,0 +1,88 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from './lab-harness.ts';
+
+/**
+ * `nodewarden controller` run the way an operator runs it in the lab: inside
+ * the hub namespace (the only place that routes to the nodes), its JSON log
+ * lines collected from stderr. Shared by the lab test files that need one.
+ */
+export interface Controller {
+  readonly child: ChildProcess;
+  readonly identity: string;
+  readonly logs: () => string;
+  readonly exited: Promise<number | null>;
+}
+
+export interface ControllerSpec {
+  readonly hub: string;
+  readonly kubeconfig: string;
+  readonly identity: string;
+  /** `sqlite:<file>`. */
+  readonly store: string;
+  /** Default `--listen 127.0.0.1:0`. */
+  readonly extra?: readonly string[];
+}
+
+export function startController(spec: ControllerSpec): Controller {
+  const child = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      spec.hub,
+      process.execPath,
+      join(repoRoot, 'bin/nodewarden.js'),
+      'controller',
+      '--kubeconfig',
+      spec.kubeconfig,
+      '--store',
+      spec.store,
+      '--stable-period',
+      '10',
+      '--identity',
+      spec.identity,
+      '--lease-namespace',
+      'kube-system',
+      ...(spec.extra ?? ['--listen', '127.0.0.1:0']),
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let text = '';
+  child.stderr?.setEncoding('utf8').on('data', (c: string) => (text += c));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, identity: spec.identity, logs: () => text, exited };
+}
+
+/** SIGTERM, SIGKILL after 5 s. */
+export async function stopController(c: Controller): Promise<void> {
+  c.child.kill('SIGTERM');
+  await Promise.race([c.exited, new Promise((r) => setTimeout(r, 5_000))]);
+  c.child.kill('SIGKILL');
+}
+
+/** Polls `check` every 250 ms until it returns non-null; throws naming `what` after `timeoutMs`. */
+export async function until<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<T | null> | T | null,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== null) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s: ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export const opened = (c: Controller): boolean => c.logs().includes('"msg":"incident opened"');
+
+/** The controller's JSON log lines with `msg`, parsed. */
+export function logLines(c: Controller, msg: string): Record<string, unknown>[] {
+  return c
+    .logs()
+    .split('\n')
+    .filter((l) => l.includes(`"msg":"${msg}"`))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
