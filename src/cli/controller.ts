@@ -15,6 +15,18 @@ import { checkIp } from './diagnose.ts';
 import { REMEDIATION_MODES, type RemediationMode } from '../core/remediation-policy.ts';
 import { ownPod } from '../kube/leader-label.ts';
 
+/** Each value must be an http(s) URL (these are not secrets: Alertmanager, the public URL). */
+function checkUrls(flag: string, urls: readonly string[]): string[] {
+  for (const url of urls) {
+    if (!/^https?:\/\/[^/]/.test(url))
+      throw badInput(
+        `--${flag} "${url}" is not an http(s) URL`,
+        `pass e.g. --${flag} http://alertmanager:9093`,
+      );
+  }
+  return [...urls];
+}
+
 const help = `nodewarden controller — watch the cluster, detect dead nodes in seconds, keep incidents
 
 Usage:
@@ -31,6 +43,8 @@ Usage:
                         [--lab-dir DIR] [--lab-boot-delay S] [--cloud-poll-interval S]
                         [--no-diagnose] [--zone ZONE] [--prometheus URL]
                         [--gateway IP] [--ovn-gateway IP] [--report-dir DIR]
+                        [--notify-slack-url-file F] [--notify-alertmanager-url URL]
+                        [--public-url URL]
 
 Watches Nodes, node Leases, Pods and Node Events; probes every node at
 L2/L3/L4/L7 from here each second; opens an incident when a node goes Down
@@ -55,6 +69,16 @@ reboot, hard reboot, out-of-service once the cloud confirms the VM off,
 wait Ready, remove its taints, escalate — held by its brakes (too many
 nodes down, a partition, the API server unreachable, attempts, …). The
 built-in mode is dry-run: it records what it would do and does nothing.
+
+Notifications: with --notify-slack-url-file and/or --notify-alertmanager-url
+the controller says so the moment an incident opens (before the diagnosis),
+again when the verdict is known, and when it resolves — to Slack-compatible
+incoming webhooks and to Alertmanager's API v2 (POST /api/v2/alerts, so your
+routes and silences apply; resolved = endsAt, open alerts re-posted every
+minute). Failed posts are retried with backoff (5 attempts; 408, 429 honouring
+Retry-After, 5xx, timeouts, refused connections), at most 10 back to back then
+one every 3 s per target; webhook URLs never appear in logs
+(docs/notifications.md).
 
 Options:
   --kubeconfig PATH       default: $KUBECONFIG, in-cluster, ~/.kube/config
@@ -109,6 +133,13 @@ Options:
   --gateway IP            the nodes' gateway, pinged as a reference point
   --ovn-gateway IP        the OVN gateway (e.g. 100.64.0.1), pinged the same way
   --report-dir DIR        also write each diagnosis as <incident>.{en,ko}.md and .json
+  --notify-slack-url-file F  a file holding Slack-compatible incoming-webhook URLs,
+                          one per line (# comments): a file, because the URL is
+                          the credential; repeatable
+  --notify-alertmanager-url URL  Alertmanager base URL, e.g. http://alertmanager:9093
+                          (alerts go to URL/api/v2/alerts); repeatable
+  --public-url URL        where people reach this controller's HTTP API; messages
+                          link the report at URL/api/v1/incidents/<id>/report
   --label-leader-pod      in a pod ($POD_NAME, $POD_NAMESPACE): label it
                           nodewarden.io/leader=true while this replica leads, so a
                           Service selecting the label sends agents to the leader
@@ -171,6 +202,9 @@ export function parseControllerArgs(
     'report-dir': { type: 'string' },
     'cloud-poll-interval': { type: 'string' },
     'label-leader-pod': { type: 'boolean', default: false },
+    'notify-slack-url-file': { type: 'string', multiple: true },
+    'notify-alertmanager-url': { type: 'string', multiple: true },
+    'public-url': { type: 'string' },
   });
   if (positionals.length > 0)
     throw badInput(
@@ -256,6 +290,18 @@ export function parseControllerArgs(
     ...(ovnGateway === null ? {} : { ovnGateway }),
     ...(values['report-dir'] ? { reportDir: values['report-dir'] } : {}),
     ...(values['label-leader-pod'] ? { labelLeaderPod: ownPod(env) } : {}),
+    notify: {
+      slackUrlFiles: values['notify-slack-url-file'] ?? [],
+      alertmanagerUrls: checkUrls(
+        'notify-alertmanager-url',
+        values['notify-alertmanager-url'] ?? [],
+      ),
+      publicUrl:
+        checkUrls(
+          'public-url',
+          values['public-url'] === undefined ? [] : [values['public-url']],
+        )[0] ?? null,
+    },
   };
   return { options, level: level as (typeof LEVELS)[number] };
 }

@@ -38,6 +38,7 @@ import { PrometheusGpuHistory, StoreGpuHistory } from '../diagnose/gpu-history.t
 import { labDirFrom } from '../lab/state.ts';
 import { HttpPrometheusClient } from '../metrics/prometheus-client.ts';
 import { DEFAULT_DIAGNOSER_OPTIONS, IncidentDiagnoser } from './diagnoser.ts';
+import { openNotifier, type NotifyOptions } from '../notify/open.ts';
 import { CloudMonitor, DEFAULT_CLOUD_MONITOR } from '../cloud/monitor.ts';
 import type { CloudProvider } from '../core/cloud.ts';
 import type { RemediationMode } from '../core/remediation-policy.ts';
@@ -98,6 +99,8 @@ export interface ControllerOptions {
   readonly zone: string;
   /** Prometheus with the DCGM exporter's series; without it, GPU history is the agents' samples. */
   readonly prometheusUrl?: string;
+  /** Where incident notifications go (docs/notifications.md); absent or empty: none. */
+  readonly notify?: NotifyOptions;
   /** Reference points pinged from the controller during diagnosis. */
   readonly gateway?: string;
   readonly ovnGateway?: string;
@@ -261,6 +264,14 @@ export async function startController(
         (action) => elector.assertLeader(action),
       )
     : null;
+  const notifier = await openNotifier(opts.notify, log.child({ component: 'notify' }));
+  if (notifier && diagnoser) {
+    diagnoser.onVerdict((event) => {
+      if (event.trigger !== 'open') return;
+      const v = event.diagnosis.verdict;
+      notifier.notify('verdict', { ...event.incident, rootCause: v.rootCause }, v.confidence);
+    });
+  }
   const incidentSink = withIncidentMetrics(
     storeSink(store, log.child({ component: 'incidents' }), (action) =>
       elector.assertLeader(action),
@@ -274,8 +285,19 @@ export async function startController(
     // belong to; its root cause on the incident is what remediation waits for.
     sink: async (commands, incidents) => {
       await incidentSink(commands, incidents);
-      for (const command of commands)
-        if (command.kind === 'open') diagnoser?.opened(command.incident);
+      for (const command of commands) {
+        if (command.kind === 'open') {
+          // The first message goes out now, before the diagnosis (which may take seconds).
+          notifier?.notify('opened', command.incident);
+          diagnoser?.opened(command.incident);
+        }
+        if (command.kind === 'resolve' && notifier) {
+          // The store's copy carries the root cause the diagnosis set.
+          const known = incidents.find((i) => i.id === command.id);
+          const stored = await store.getIncident(command.id).catch(() => known);
+          if (stored) notifier.notify('resolved', stored);
+        }
+      }
     },
     mayWrite: () => elector.isLeader(),
     // Detection needs ~1 s resolution; a large cluster's stream of Lease renewals must not
@@ -535,6 +557,7 @@ export async function startController(
       await remediation.stop();
       await loop.stop();
       await loop.flushed();
+      notifier?.stop();
       diagnoser?.stop();
       await diagnoser?.idle();
       opened.close();

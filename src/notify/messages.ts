@@ -17,6 +17,8 @@ export interface NotificationEvent {
   readonly incident: Incident;
   /** Where a person reads the report; null without --public-url. */
   readonly reportUrl: string | null;
+  /** The verdict's confidence (0–1), when there is one. */
+  readonly confidence?: number | null;
 }
 
 /** The report link of an incident under the controller's public URL (the HTTP API serves it). */
@@ -49,7 +51,12 @@ export function detailLines(event: NotificationEvent): string[] {
   const lines = [`Incident ${i.id} (${i.kind}), opened ${i.openedAt}`];
   if (i.lastHeartbeatAt !== null) lines.push(`Last heartbeat ${i.lastHeartbeatAt}`);
   if (i.summary) lines.push(i.summary);
-  if (i.rootCause !== null) lines.push(`Verdict: ${i.rootCause}`);
+  if (i.rootCause !== null) {
+    const c = event.confidence;
+    lines.push(
+      `Verdict: ${i.rootCause}${c === null || c === undefined ? '' : ` (confidence ${c.toFixed(2)})`}`,
+    );
+  }
   if (event.kind === 'resolved' && i.resolvedAt !== null) {
     lines.push(`Resolved ${i.resolvedAt} (${minutes(i.openedAt, i.resolvedAt)} after it opened)`);
   }

@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -5,6 +8,7 @@ import { ManualClock } from '../core/clock.ts';
 import type { Incident } from '../core/incident.ts';
 import type { Logger, LogLevel } from '../core/logger.ts';
 import { alertmanagerAlert, reportUrlFor, slackMessage } from './messages.ts';
+import { openNotifier } from './open.ts';
 import { backoffMs, Notifier, redactUrl, retryAfterMs, type NotifierOptions } from './notifier.ts';
 
 /** A receiver started by the test: records each POST, answers from a script. */
@@ -80,7 +84,7 @@ function notifier(options: Partial<NotifierOptions>): Notifier {
     publicUrl: 'https://nodewarden.example.com/',
     log,
     retry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 },
-    timeoutMs: 300,
+    timeoutMs: 5_000,
     random: () => 0.5,
     ...options,
   });
@@ -103,7 +107,7 @@ describe('Notifier against HTTP receivers', () => {
     const n = notifier({ slackUrls: [slack.url], alertmanagerUrls: [am.url] });
     n.notify('opened', incident());
     await n.idle();
-    n.notify('verdict', incident({ rootCause: 'NODE_HALTED' }));
+    n.notify('verdict', incident({ rootCause: 'NODE_HALTED' }), 0.85);
     await n.idle();
     n.notify(
       'resolved',
@@ -122,6 +126,7 @@ describe('Notifier against HTTP receivers', () => {
       'Report: https://nodewarden.example.com/api/v1/incidents/inc-20250825-035809-tkai-oks-md-1-193cfbbbb78b-zfz7s-bkqzq-1/report',
     );
     expect(texts[1]).toMatch(/verdict .*: NODE_HALTED/);
+    expect(texts[1]).toContain('Verdict: NODE_HALTED (confidence 0.85)');
     expect(texts[2]).toMatch(
       /resolved.*\n[\s\S]*Resolved 2025-08-25T04:05:09.000Z \(7 min 0 s after it opened\)/,
     );
@@ -307,5 +312,52 @@ describe('notification pieces', () => {
     expect(partition.annotations['summary']).toBe(
       'NodeWarden incident opened: partition of 3 nodes',
     );
+  });
+});
+
+describe('openNotifier (the controller flags)', () => {
+  it('reads webhook files (comments, blank lines), refuses bad ones naming the file not the URL, and is off without targets', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nodewarden-notify-'));
+    try {
+      const good = join(dir, 'slack');
+      await writeFile(good, `# team channel\n\nhttps://hooks.example.com/services/${SECRET}\n`, {
+        mode: 0o600,
+      });
+      const n = await openNotifier(
+        { slackUrlFiles: [good], alertmanagerUrls: ['http://am:9093'], publicUrl: null },
+        log,
+      );
+      expect(n?.targets()).toEqual([
+        'slack https://hooks.example.com/…',
+        'alertmanager http://am:9093/…',
+      ]);
+      n?.stop();
+      expect(
+        await openNotifier({ slackUrlFiles: [], alertmanagerUrls: [], publicUrl: null }, log),
+      ).toBeNull();
+      expect(await openNotifier(undefined, log)).toBeNull();
+
+      const empty = join(dir, 'empty');
+      await writeFile(empty, '# nothing yet\n');
+      await expect(
+        openNotifier({ slackUrlFiles: [empty], alertmanagerUrls: [], publicUrl: null }, log),
+      ).rejects.toThrow(/empty holds no URL/);
+      const bad = join(dir, 'bad');
+      await writeFile(bad, `hooks.example.com/services/${SECRET}\n`);
+      const refused = openNotifier(
+        { slackUrlFiles: [bad], alertmanagerUrls: [], publicUrl: null },
+        log,
+      );
+      await expect(refused).rejects.toThrow(/bad: URL #1 is not an http\(s\) URL/);
+      await expect(refused).rejects.not.toThrow(SECRET);
+      await expect(
+        openNotifier(
+          { slackUrlFiles: [join(dir, 'missing')], alertmanagerUrls: [], publicUrl: null },
+          log,
+        ),
+      ).rejects.toThrow(/missing: ENOENT/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

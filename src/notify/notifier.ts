@@ -343,12 +343,13 @@ export class Notifier {
     return this.#workers.map((w) => w.name);
   }
 
-  /** Queues `kind` for `incident` on every target; never throws, never waits. */
-  notify(kind: NotificationKind, incident: Incident): void {
+  /** Queues `kind` for `incident` (with the verdict's confidence) on every target; never throws, never waits. */
+  notify(kind: NotificationKind, incident: Incident, confidence: number | null = null): void {
     const event: NotificationEvent = {
       kind,
       incident,
       reportUrl: reportUrlFor(this.#publicUrl, incident.id),
+      confidence,
     };
     for (const worker of this.#workers) {
       worker.enqueue({ event, key: worker.kind === 'alertmanager' ? incident.id : null });
