@@ -158,6 +158,8 @@ export async function startController(
   opts: ControllerOptions,
   log: Logger,
 ): Promise<RunningController> {
+  // A bad policy is refused before anything else, naming the file, key and reason.
+  const policy = await loadPolicyFile(opts.remediationPolicy);
   const { kc, source } = await loadKubeConfig(opts.kubeconfig);
   const server = kc.getCurrentCluster()?.server ?? '?';
   log.log('info', 'starting', { kubeconfig: source, server, identity: opts.identity });
@@ -188,8 +190,6 @@ export async function startController(
     }
   }
 
-  // A bad policy is refused before anything starts, naming the file, key and reason.
-  const policy = await loadPolicyFile(opts.remediationPolicy);
   const cloudKind = opts.cloud?.kind ?? (process.env['OS_AUTH_URL'] ? 'openstack' : 'none');
   const opened = await openCloud(
     {

@@ -149,3 +149,26 @@ describe('nodewarden remediation', () => {
     );
   });
 });
+
+describe('nodewarden controller --remediation-policy', () => {
+  it('a bad policy is refused at start with the file, the key path and the reason', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nw-rem-policy-'));
+    const file = join(dir, 'policy.yaml');
+    writeFileSync(file, 'mode: auto\nbrakes:\n  maxConcurrent: 0\n');
+    const r = await runCli(
+      'controller',
+      '--remediation-policy',
+      file,
+      '--kubeconfig',
+      join(dir, 'no-such-kubeconfig'),
+    );
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(
+      `remediation policy ${file}: brakes.maxConcurrent: 0 is not an integer from 1 to 1000`,
+    );
+    const mode = await runCli('controller', '--remediation-mode', 'yolo');
+    expect(mode.err).toContain(
+      '--remediation-mode "yolo" is not one of off, dry-run, approve, auto',
+    );
+  });
+});
