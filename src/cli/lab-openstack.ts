@@ -79,6 +79,15 @@ function printStatus(status: OpenStackStatus, io: Io): void {
     io.out(`credentials: ${status.adminOpenrc}, ${status.memberOpenrc}\n`);
 }
 
+function noArguments(sub: string, positionals: readonly string[]): void {
+  if (positionals.length > 0) {
+    throw badInput(
+      `lab openstack ${sub} takes no argument "${positionals.join(' ')}"`,
+      'see: nodewarden lab openstack --help',
+    );
+  }
+}
+
 export async function runLabOpenStack(argv: readonly string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
   const ctx: OpenStackLabContext = {
@@ -88,12 +97,7 @@ export async function runLabOpenStack(argv: readonly string[], io: Io): Promise<
   };
   switch (sub) {
     case 'up': {
-      const { positionals } = parseFlags('lab openstack', rest, {});
-      if (positionals.length > 0)
-        throw badInput(
-          `lab openstack up takes no argument "${positionals.join(' ')}"`,
-          'see: nodewarden lab openstack --help',
-        );
+      noArguments('up', parseFlags('lab openstack', rest, {}).positionals);
       const up = await openStackUp(ctx);
       io.out(
         `\nOpenStack is up (${up.start} start): ${up.seconds.toFixed(1)} s, ${up.memoryMiB.toFixed(0)} MiB resident.\n` +
@@ -104,12 +108,7 @@ export async function runLabOpenStack(argv: readonly string[], io: Io): Promise<
       return EXIT_OK;
     }
     case 'down': {
-      const { positionals } = parseFlags('lab openstack', rest, {});
-      if (positionals.length > 0)
-        throw badInput(
-          `lab openstack down takes no argument "${positionals.join(' ')}"`,
-          'see: nodewarden lab openstack --help',
-        );
+      noArguments('down', parseFlags('lab openstack', rest, {}).positionals);
       const down = await openStackDown(ctx);
       io.out(
         down.stopped === 0
@@ -122,11 +121,7 @@ export async function runLabOpenStack(argv: readonly string[], io: Io): Promise<
       const { values, positionals } = parseFlags('lab openstack', rest, {
         json: { type: 'boolean', default: false },
       });
-      if (positionals.length > 0)
-        throw badInput(
-          `lab openstack status takes no argument "${positionals.join(' ')}"`,
-          'see: nodewarden lab openstack --help',
-        );
+      noArguments('status', positionals);
       const status = await openStackStatus(ctx);
       if (values.json) io.out(JSON.stringify(status, null, 2) + '\n');
       else printStatus(status, io);

@@ -164,7 +164,8 @@ async function cacheKey(): Promise<string> {
 }
 
 function newSecrets(): LabSecrets {
-  const s = (): string => randomBytes(18).toString('base64url');
+  // Hex: a secret starting with '-' would be read as an option by the *-manage commands.
+  const s = (): string => randomBytes(16).toString('hex');
   return {
     dbPassword: s(),
     rabbitPassword: s(),
@@ -292,14 +293,23 @@ class Runner {
   }
 
   /** A one-shot OpenStack command (`nova-manage …`), its output appended to logs/setup.log. */
-  async manage(args: readonly string[], timeoutMs = 600_000): Promise<string> {
+  /** Secrets in the command lines below are written to setup.log as ***. */
+  hide: readonly string[] = [];
+
+  async manage(
+    args: readonly string[],
+    timeoutMs = 600_000,
+    env: Readonly<Record<string, string>> = {},
+  ): Promise<string> {
     const res = await runCommand(PYTHON, [join(toolsDir, 'launch.py'), ...args], {
       timeoutMs,
-      env: pythonEnv(),
+      env: { ...pythonEnv(), ...env },
     });
+    const redact = (text: string): string =>
+      this.hide.reduce((t, secret) => t.split(secret).join('***'), text);
     await writeFile(
       join(this.paths.logs, 'setup.log'),
-      `$ ${args.join(' ')}\n${res.stdout}${res.stderr}\n`,
+      redact(`$ ${args.join(' ')}\n${res.stdout}${res.stderr}\n`),
       { flag: 'a' },
     );
     if (res.code !== 0 || res.timedOut) {
@@ -523,26 +533,29 @@ async function coldSetup(run: Runner, secrets: LabSecrets): Promise<void> {
         '--keystone-group',
         'root',
       ]);
-      await run.manage([
-        'keystone-manage',
-        '--config-file',
-        etc('keystone/keystone.conf'),
-        'bootstrap',
-        '--bootstrap-password',
-        secrets.adminPassword,
-        '--bootstrap-username',
-        ADMIN_USER,
-        '--bootstrap-project-name',
-        ADMIN_PROJECT,
-        '--bootstrap-admin-url',
-        keystoneUrl,
-        '--bootstrap-internal-url',
-        keystoneUrl,
-        '--bootstrap-public-url',
-        keystoneUrl,
-        '--bootstrap-region-id',
-        REGION,
-      ]);
+      await run.manage(
+        [
+          'keystone-manage',
+          '--config-file',
+          etc('keystone/keystone.conf'),
+          'bootstrap',
+          '--bootstrap-username',
+          ADMIN_USER,
+          '--bootstrap-project-name',
+          ADMIN_PROJECT,
+          '--bootstrap-admin-url',
+          keystoneUrl,
+          '--bootstrap-internal-url',
+          keystoneUrl,
+          '--bootstrap-public-url',
+          keystoneUrl,
+          '--bootstrap-region-id',
+          REGION,
+        ],
+        600_000,
+        // From the environment, not argv: argv is visible to every user in ps.
+        { OS_BOOTSTRAP_PASSWORD: secrets.adminPassword },
+      );
       await run.manage([
         'placement-manage',
         '--config-file',
@@ -842,6 +855,7 @@ export async function openStackUp(ctx: OpenStackLabContext): Promise<UpResult> {
   const secrets: LabSecrets = warm
     ? (JSON.parse(await readFile(join(cache, 'secrets.json'), 'utf8')) as LabSecrets)
     : newSecrets();
+  run.hide = Object.values(secrets);
   await writeConfigs(p, secrets);
   await run.save('building');
   try {
