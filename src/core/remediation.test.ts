@@ -352,6 +352,42 @@ describe('decideRemediation: the NODE_HALTED ladder', () => {
     expect(w.effectSteps()).toEqual(['soft-reboot']);
   });
 
+  it('down again after a success (the same incident, a flap): a new remediation after the back-off', () => {
+    const w = haltedWorld();
+    w.decide();
+    w.complete();
+    w.decide();
+    w.complete(true, 'ok', { cordoned: true, taintsAdded: ['nodewarden.io/remediating'] });
+    w.decide();
+    w.complete();
+    w.back(MIG);
+    w.decide();
+    w.complete();
+    w.decide();
+    expect(w.rem().status).toBe('succeeded');
+    w.down(MIG);
+    w.now += 60_000;
+    w.decide();
+    expect(w.brake('node-backoff', MIG)).toBe(true);
+    expect(w.state.remediations).toHaveLength(1);
+    w.now += DEFAULT_POLICY.brakes.backoffBaseMs;
+    w.decide();
+    expect(w.state.remediations.map((r) => r.id)).toEqual([
+      'rem-20250825-035809-bkqzq-1',
+      'rem-20250825-035809-bkqzq-1-2',
+    ]);
+    // A failed one is not retried: a person has it.
+    w.complete();
+    w.decide();
+    w.complete(false, 'Forbidden');
+    w.decide();
+    w.complete(false, 'Forbidden');
+    expect(w.state.remediations[1]?.status).toBe('failed');
+    w.now += 24 * 60 * 60_000;
+    w.decide();
+    expect(w.state.remediations).toHaveLength(2);
+  });
+
   it('a node already back when the diagnosis lands is not remediated', () => {
     const w = haltedWorld();
     w.back(MIG);

@@ -80,7 +80,10 @@ export type RemediationStatus =
   'in-progress' | 'succeeded' | 'escalated' | 'failed' | 'cancelled' | 'dry-run';
 
 export interface Remediation {
-  /** `rem-` + the incident id without its `inc-` prefix: one remediation per incident. */
+  /**
+   * `rem-` + the incident id without its `inc-` prefix; `-2`, `-3`, … for a
+   * later one of the same incident (the node went down again after a success).
+   */
   readonly id: string;
   readonly incidentId: string;
   readonly node: string;
@@ -339,9 +342,10 @@ function newRemediation(
   mode: RemediationMode,
   node: NodeSnapshot | undefined,
   now: number,
+  attempt: number,
 ): Remediation {
   return {
-    id: remediationId(incident.id),
+    id: remediationId(incident.id) + (attempt > 1 ? `-${attempt}` : ''),
     incidentId: incident.id,
     node: incident.nodes[0] ?? '',
     rootCause,
@@ -395,7 +399,8 @@ const DRY_RUN_WOULD: Record<StepKind, string> = {
  *    `heldBy` says by what) — but their deadlines still run, so a step held
  *    past its timeout ends as timed-out when the brake releases.
  * 4. A remediation starts for an open node incident whose root cause has a
- *    ladder in the policy, if it has none yet, the node is not already
+ *    ladder in the policy, if it has none yet (or only succeeded ones: the
+ *    node went down again), the node is not already
  *    back (Ready and answering probes), and the node brakes allow:
  *    opt-out annotation, per-node attempts and backoff, max concurrent,
  *    one control-plane node at a time, and (when set to block) the
@@ -485,7 +490,11 @@ export function decideRemediation(
   }
 
   // Rule 4: start remediations for incidents that have none yet.
-  const started = new Set(out.map((r) => r.incidentId));
+  // An incident gets a new remediation only after every earlier one succeeded and the node
+  // went down again (a flap); one that failed, escalated or was cancelled stays with a person.
+  const started = new Set(out.filter((r) => r.status !== 'succeeded').map((r) => r.incidentId));
+  const attempts = (incidentId: string): number =>
+    out.filter((r) => r.incidentId === incidentId).length;
   let activeCount = out.filter((r) => r.status === 'in-progress').length;
   for (const incident of input.incidents) {
     if (incident.status !== 'open' || incident.kind !== 'node' || started.has(incident.id))
@@ -515,7 +524,7 @@ export function decideRemediation(
     if (nb.capacity !== null) capacity.push(nb.capacity);
     if (input.mode === 'off' || held.length > 0 || nb.brakes.some((b) => b.engaged)) continue;
     const w = new Working(
-      newRemediation(incident, rootCause, ladder, input.mode, node, now),
+      newRemediation(incident, rootCause, ladder, input.mode, node, now, attempts(incident.id) + 1),
       events,
     );
     w.event(
