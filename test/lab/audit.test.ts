@@ -9,7 +9,14 @@ import { loadKubeConfig } from '../../src/kube/config.ts';
 import { KubeHttpError, kubeRequest } from '../../src/kube/http.ts';
 import { toNode, toPod } from '../../src/kube/map.ts';
 import { MIG_PROFILE } from '../../src/lab/seed-cluster.ts';
-import { labStatus, MIG, nodewarden, nodewardenOk, SHARED_LAB_TIMING } from './lab-harness.ts';
+import {
+  labStatus,
+  MIG,
+  nodewarden,
+  nodewardenOk,
+  SHARED_LAB_TIMING,
+  waitFor,
+} from './lab-harness.ts';
 
 /**
  * The audits against the lab's real control plane (kube-apiserver,
@@ -43,21 +50,6 @@ const pods = async (ns?: string): Promise<PodSnapshot[]> =>
   ).items.map(toPod);
 const ready = (n: NodeSnapshot | undefined): string =>
   n?.conditions.find((c) => c.type === 'Ready')?.status ?? 'missing';
-
-async function waitFor<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | null>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 /** Creates an object; one that exists already is kept (reruns after an aborted run). */
 async function create(path: string, body: unknown): Promise<void> {

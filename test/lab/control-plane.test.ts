@@ -6,7 +6,7 @@ import { toLease, toNode, toPod } from '../../src/kube/map.ts';
 import type { NodeSnapshot, PodSnapshot } from '../../src/core/cluster.ts';
 import { parseQuantity } from '../../src/core/quantity.ts';
 import { SEED_NAMESPACE } from '../../src/lab/seed-cluster.ts';
-import { labStatus, MIG, nodewardenOk, SHARED_LAB_TIMING } from './lab-harness.ts';
+import { labStatus, MIG, nodewardenOk, SHARED_LAB_TIMING, waitFor } from './lab-harness.ts';
 
 /**
  * The seed outage against a real control plane: cut the MIG node's link and
@@ -42,21 +42,6 @@ function cpuLimitPercent(allNodes: NodeSnapshot[], pods: PodSnapshot[]): Map<str
     out.set(node.name, (100 * limits) / allocatable);
   }
   return out;
-}
-
-async function waitFor<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | null>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 describe.skipIf(lab.skip !== null)('a real Kubernetes control plane in the lab', () => {
