@@ -35,8 +35,12 @@ export class EventHub {
     for (const listener of this.#listeners) listener(numbered);
   }
 
-  /** Events after `lastId` still kept (for Last-Event-ID), oldest first. */
+  /**
+   * Events after `lastId` still kept (for Last-Event-ID), oldest first. An id
+   * this hub never gave out (the process restarted since) gets everything kept.
+   */
   since(lastId: number): readonly NumberedEvent[] {
+    if (lastId >= this.#next) return [...this.#recent];
     return this.#recent.filter((e) => e.id > lastId);
   }
 
