@@ -53,7 +53,43 @@ async function watchedPage(
   return { page, foreign, errors };
 }
 
-describe.skipIf(chromium.path === null && !ci)(
+if (chromium.path === null && ci) {
+  describe('dashboard in a browser', () => {
+    it('has chromium to run in (CI installs it)', () => {
+      throw new Error(`CI=true and ${missing}`);
+    });
+  });
+}
+
+/**
+ * Structural accessibility of what is on screen: one h1, every button and
+ * form control named, every chart named by its title and description, every
+ * table with header cells. (Colour contrast is checked by hand: docs/dashboard.md.)
+ */
+async function accessibilityProblems(page: Page): Promise<string[]> {
+  return page.evaluate(`(() => {
+    const problems = [];
+    const h1 = document.querySelectorAll('main h1').length;
+    if (h1 !== 1) problems.push(h1 + ' h1 headings in main');
+    for (const b of document.querySelectorAll('button'))
+      if (!(b.getAttribute('aria-label') || b.textContent.trim())) problems.push('a button without a name');
+    for (const c of document.querySelectorAll('select, input'))
+      if (!(c.id && document.querySelector('label[for="' + c.id + '"]')) && !c.getAttribute('aria-label'))
+        problems.push('a ' + c.tagName.toLowerCase() + ' without a label');
+    for (const s of document.querySelectorAll('svg[role="img"]')) {
+      const ids = (s.getAttribute('aria-labelledby') || '').split(' ').filter(Boolean);
+      if (ids.length === 0 || ids.some((id) => !document.getElementById(id)?.textContent.trim()))
+        problems.push('a chart without a title or description');
+    }
+    for (const m of document.querySelectorAll('meter'))
+      if (!m.getAttribute('aria-label')) problems.push('a meter without a label');
+    for (const t of document.querySelectorAll('table'))
+      if (!t.querySelector('thead th')) problems.push('a table without column headers');
+    return problems;
+  })()`);
+}
+
+describe.skipIf(chromium.path === null)(
   chromium.path === null
     ? `dashboard in a browser (skipped: ${missing})`
     : 'dashboard in a browser',
@@ -62,11 +98,10 @@ describe.skipIf(chromium.path === null && !ci)(
     const demos: DemoProcess[] = [];
 
     beforeAll(async () => {
-      if (chromium.path === null) throw new Error(`CI=true and ${missing}`);
       if (!existsSync(BUNDLE))
         throw new Error(`the dashboard is not built (${BUNDLE} is missing): run npm run build`);
       mkdirSync(OUT, { recursive: true });
-      browser = await launchChromium(chromium.path);
+      browser = await launchChromium(chromium.path!);
     });
 
     afterAll(async () => {
@@ -94,6 +129,19 @@ describe.skipIf(chromium.path === null && !ci)(
         await expect(row.textContent()).resolves.toContain('mig');
         await page.locator('#live.live').waitFor();
         await page.screenshot({ path: `${OUT}overview.png`, fullPage: true });
+        await expect(accessibilityProblems(page)).resolves.toEqual([]);
+
+        // The mesh at L2: the survivors' agents fail the MIG node (and the layer can be switched).
+        await page.getByRole('link', { name: 'Mesh' }).click();
+        await page.getByLabel('Layer').selectOption('L2');
+        await page.waitForURL(/#\/mesh\?layer=L2$/);
+        await page.locator(`td.cell.failed[data-target="${MIG}"]`).first().waitFor();
+        expect(
+          await page.locator(`td.cell.failed[data-target="${MIG}"]`).count(),
+        ).toBeGreaterThanOrEqual(2);
+        await expect(accessibilityProblems(page)).resolves.toEqual([]);
+        await page.screenshot({ path: `${OUT}mesh.png`, fullPage: true });
+        await page.getByRole('link', { name: 'Overview' }).click();
 
         await row.getByRole('link', { name: 'open incident' }).click();
         await page.waitForURL(/#\/incidents\/inc-/);
@@ -108,6 +156,7 @@ describe.skipIf(chromium.path === null && !ci)(
         await page.locator('#survivors svg[role="img"]').waitFor();
         await expect(page.locator('#survivors').textContent()).resolves.toContain('601%');
         await page.screenshot({ path: `${OUT}incident.png`, fullPage: true });
+        await expect(accessibilityProblems(page)).resolves.toEqual([]);
 
         const [download] = await Promise.all([
           page.waitForEvent('download'),

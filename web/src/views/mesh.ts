@@ -103,16 +103,23 @@ export function meshView(layer: Layer | null): View<MeshView> {
                           );
                         const cell = cells.get(`${o}\u0000${t}`);
                         const look = cellLook(cell, layer);
+                        // An observer that went silent (a dead node's own agent) keeps its last word: say how old it is.
+                        const stale = cell !== undefined && cell.ageMs > STALE_MS;
                         return h(
                           'td',
                           {
-                            class: `cell ${look.tone}`,
+                            class: `cell ${look.tone}${stale ? ' stale' : ''}`,
+                            'data-observer': o,
+                            'data-target': t,
                             title:
                               cell === undefined
                                 ? `${o} has not probed ${t}`
                                 : `${o} → ${t}: ${cell.detail} (${duration(cell.ageMs / 1000)} ago)`,
                           },
                           look.word,
+                          stale
+                            ? h('div', { class: 'sub' }, `${duration(cell.ageMs / 1000)} old`)
+                            : null,
                         );
                       }),
                     ),
@@ -131,11 +138,19 @@ export function meshView(layer: Layer | null): View<MeshView> {
             'not tested (a lower layer failed, or the observer cannot test it)',
           ),
           h('span', { class: 'cell none' }, 'not probed'),
+          h(
+            'span',
+            { class: 'cell ok stale' },
+            'dashed: older than 10 s (the observer went quiet)',
+          ),
         ),
       );
     },
   };
 }
+
+/** Observers report every second; a result older than this is from before the observer went quiet. */
+const STALE_MS = 10_000;
 
 const LAYER_WORDS: Readonly<Record<Layer, string>> = {
   L2: 'ARP',
