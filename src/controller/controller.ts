@@ -297,6 +297,11 @@ export async function startController(
           const stored = await store.getIncident(command.id).catch(() => known);
           if (stored) notifier.notify('resolved', stored);
         }
+        // A flap reopens the incident: a new outage, diagnosed anew (the cause may differ).
+        if (command.kind === 'update' && command.patch.status === 'open') {
+          const reopened = incidents.find((i) => i.id === command.id);
+          if (reopened !== undefined) diagnoser?.opened(reopened);
+        }
       }
     },
     mayWrite: () => elector.isLeader(),

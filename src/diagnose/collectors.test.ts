@@ -116,6 +116,35 @@ describe('cloud collector', () => {
 });
 
 describe('kernel collector', () => {
+  it("reads the agent's own last-words shape (events: match/gap), as the lab's agents push it", async () => {
+    const { seed, ctx, signal } = world();
+    const store = await memoryStore();
+    await store.putLastWords(seed.mig, '2025-08-25T03:57:50Z', 'kernel-log', {
+      events: [
+        { kind: 'gap', missed: 3, reason: 'ring buffer overwrote records' },
+        {
+          kind: 'match',
+          at: '2025-08-25T03:57:41Z',
+          text: "NVRM: Xid (PCI:0000:3b:00): 79, pid='<unknown>', name=<unknown>, GPU has fallen off the bus.",
+          id: 'gpu.xid.79',
+          category: 'gpu',
+          severity: 'critical',
+          title: 'GPU has fallen off the bus',
+          key: 'gpu-lost:0000:3b:00',
+          networkCritical: false,
+          detail: {},
+        },
+      ],
+      droppedEvents: 0,
+      error: null,
+    });
+    const items = one(await kernelCollector(store, null).collect(ctx, signal));
+    expect(items[0]?.data).toMatchObject({
+      origin: 'agent',
+      signatures: [{ id: 'gpu.xid.79', xid: 79, at: '2025-08-25T03:57:41Z' }],
+    });
+  });
+
   it('agent last words with an OOM kill of ovs-vswitchd before the cut make the seed cut OOM_KILLED_NETWORK', async () => {
     const { seed, ctx, incident, signal } = world();
     const store = await memoryStore();

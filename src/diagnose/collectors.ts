@@ -703,7 +703,9 @@ function signatureOf(raw: string, fallbackAt: string | null): KernelSignature | 
 }
 
 /**
- * Lines in a `kernel-log` blob: `{ line, at? }`, or `{ lines: [string | { line, at? }] }`.
+ * Lines in a `kernel-log` blob: `{ line, at? }`, `{ lines: [string | { line, at? }] }`,
+ * or what the agent pushes (src/agent/last-words.ts): `{ events: [{ kind: 'match',
+ * text, at }, { kind: 'gap', … }] }` — gaps carry no line.
  * A line's time is its own wall-clock stamp, else the `at` the agent gave
  * it, else the blob's (when the agent pushed it: the latest it can be).
  */
@@ -721,6 +723,15 @@ function linesOf(data: unknown, blobAt: string): { line: string; at: string }[] 
   };
   if (Array.isArray(o['lines']))
     return (o['lines'] as unknown[]).map(one).filter((x) => x !== null);
+  if (Array.isArray(o['events'])) {
+    return (o['events'] as unknown[])
+      .map((v) => {
+        if (v === null || typeof v !== 'object') return null;
+        const e = v as Record<string, unknown>;
+        return e['kind'] === 'match' ? one({ line: e['text'], at: e['at'] }) : null;
+      })
+      .filter((x) => x !== null);
+  }
   const single = one(o);
   return single === null ? [] : [single];
 }
