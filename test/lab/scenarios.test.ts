@@ -347,4 +347,30 @@ describe.skipIf(lab.skip !== null)('lab scenarios: each fault yields its root ca
     const md = await nodewardenOk(lab.dir, ['report', id, '--store', db, '--lang', 'ko']);
     expect(md.stdout).toContain('NODE_POWERED_OFF');
   }, 60_000);
+
+  it('a hard reboot through the lab cloud brings a panicked node back: new console, the reboot recorded with who asked', async () => {
+    await nodewardenOk(lab.dir, ['lab', 'fault', 'pkmt5', 'kernel-panic']);
+    const before = await nodewardenOk(lab.dir, ['lab', 'cloud', 'pkmt5']);
+    expect(before.stdout).toMatch(/status ACTIVE\s+power RUNNING/);
+    expect(before.stdout).toContain('Kernel panic - not syncing');
+    const reboot = await nodewardenOk(lab.dir, [
+      'lab',
+      'cloud',
+      'pkmt5',
+      'reboot',
+      'hard',
+      '--boot-delay',
+      '2',
+    ]);
+    expect(reboot.stdout).toMatch(/booted: ACTIVE\/RUNNING after/);
+    const after = await nodewardenOk(lab.dir, ['lab', 'cloud', 'pkmt5']);
+    expect(after.stdout).not.toContain('Kernel panic');
+    expect(after.stdout).toContain('Linux version');
+    expect(after.stdout).toMatch(/reboot\s+by user:lab-cli/);
+    const status = await labStatus(lab.dir);
+    const node = status.nodes.find((n) => n.name === NODE.c);
+    expect(node?.faults).toEqual([]);
+    expect(node?.link).toBe('up');
+    expect(node?.kubelet.state).toBe('running');
+  }, 90_000);
 });
