@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,7 +6,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RootCause } from '../../src/core/incident.ts';
 import { runCommand } from '../../src/host/command.ts';
 import { openStore } from '../../src/store/open.ts';
-import { labStatus, nodewarden, nodewardenOk, repoRoot } from './lab-harness.ts';
+import {
+  logLines as controllerLogLines,
+  startController,
+  stopController,
+  until,
+  type Controller,
+} from './controller-process.ts';
+import { labStatus, nodewarden, nodewardenOk } from './lab-harness.ts';
 
 /**
  * Issue #6's lab scenario suite: each fault, injected into the shared lab,
@@ -138,31 +144,35 @@ interface Row {
 let dir = '';
 let db = '';
 let adminToken = '';
-let controller: ChildProcess | null = null;
-let logs = '';
+let controller: Controller | null = null;
 const rows: Row[] = [];
 
-async function until<T>(
-  what: string,
-  timeoutMs: number,
-  check: () => Promise<T | null> | T | null,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== null) return v;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs / 1000} s: ${what}\n${logs.slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+/** The shared controller's JSON log lines with this message, parsed. */
+function logLines(msg: string): Record<string, unknown>[] {
+  return controller === null ? [] : controllerLogLines(controller, msg);
 }
 
-/** The controller's JSON log lines with this message, parsed. */
-function logLines(msg: string): Record<string, unknown>[] {
-  return logs
-    .split('\n')
-    .filter((l) => l.includes(`"msg":"${msg}"`))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+/** The end of the controller's log, for a failure message. */
+const logTail = (): string => controller?.logs().slice(-3000) ?? '';
+
+/** A table row from a verdict (the log line's fields, or the diagnose route's body: the same names). */
+function rowOf(
+  s: Scenario,
+  trigger: string,
+  verdict: Record<string, unknown>,
+  started: number,
+  diagnosisSeconds: number,
+): Row {
+  return {
+    scenario: s.name,
+    node: short(s.node),
+    trigger,
+    rootCause: String(verdict['rootCause']),
+    confidence: Number(verdict['confidence']),
+    rule: String(verdict['rule']),
+    seconds: (Date.now() - started) / 1000,
+    diagnosisSeconds,
+  };
 }
 
 /** POST /v1/nodes/<node>/diagnose from inside the hub (the only namespace that reaches the controller). */
@@ -189,31 +199,18 @@ describe.skipIf(lab.skip !== null)('lab scenarios: each fault yields its root ca
     if (!status.controlPlane) throw new Error('the shared lab has no control plane');
     hub = status.hub.namespace;
     for (const n of Object.values(NODE)) await nodewardenOk(lab.dir, ['lab', 'heal', short(n)]);
-    controller = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        hub,
-        process.execPath,
-        join(repoRoot, 'bin/nodewarden.js'),
-        'controller',
-        '--kubeconfig',
-        status.controlPlane.labAdminKubeconfig,
-        '--store',
-        db,
+    controller = startController({
+      hub,
+      kubeconfig: status.controlPlane.labAdminKubeconfig,
+      identity: 'scenarios',
+      store: db,
+      extra: [
         '--listen',
         ':9464',
         '--agent-token-file',
         join(lab.dir, 'token'),
         '--admin-token-file',
         join(dir, 'admin-token'),
-        '--identity',
-        'scenarios',
-        '--lease-namespace',
-        'kube-system',
-        '--stable-period',
-        '3',
         '--probe-timeout-ms',
         '1500',
         '--remediation-mode',
@@ -229,22 +226,20 @@ describe.skipIf(lab.skip !== null)('lab scenarios: each fault yields its root ca
         '--report-dir',
         join(dir, 'reports'),
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODEWARDEN_LAB_DIR: lab.dir } },
-    );
-    controller.stderr?.setEncoding('utf8').on('data', (c: string) => (logs += c));
-    await until('leader', 60_000, () => (logs.includes('became leader') ? true : null));
+    });
+    const c = controller;
+    await until('leader', 60_000, () => {
+      if (c.logs().includes('became leader')) return true;
+      if (c.child.exitCode !== null) throw new Error(`the controller exited:\n${logTail()}`);
+      return null;
+    });
     // Agents fetch their plan every 10 s and push every second: wait until every node is watched.
     await new Promise((r) => setTimeout(r, 12_000));
   }, 120_000);
 
   afterAll(async () => {
     for (const n of Object.values(NODE)) await nodewarden(lab.dir, ['lab', 'heal', short(n)]);
-    if (controller !== null) {
-      const exited = new Promise((r) => controller?.on('exit', r));
-      controller.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      controller.kill('SIGKILL');
-    }
+    if (controller !== null) await stopController(controller);
     if (rows.length > 0) {
       const table = [
         '| fault | node | diagnosed | verdict | confidence | rule | fault → verdict | open/request → verdict |',
@@ -288,33 +283,17 @@ describe.skipIf(lab.skip !== null)('lab scenarios: each fault yields its root ca
               .slice(before)
               .find((l) => l['node'] === s.node);
             return found ?? null;
+          }).catch((error: unknown) => {
+            throw new Error(`${String(error)}\n${logTail()}`);
           });
-          row = {
-            scenario: s.name,
-            node,
-            trigger: 'incident open',
-            rootCause: String(line['rootCause']),
-            confidence: Number(line['confidence']),
-            rule: String(line['rule']),
-            seconds: (Date.now() - started) / 1000,
-            diagnosisSeconds: Number(line['sinceOpenSeconds']),
-          };
+          row = rowOf(s, 'incident open', line, started, Number(line['sinceOpenSeconds']));
           expect(line['sinceOpenSeconds']).toBeLessThan(15);
         } else {
           // Long enough for the agents' probes to see the fault; short of the 20 s Lease age that makes it Suspect.
           await new Promise((r) => setTimeout(r, 4_000));
           const asked = Date.now();
           const body = await diagnoseNow(hub, s.node);
-          row = {
-            scenario: s.name,
-            node,
-            trigger: 'on request',
-            rootCause: String(body['rootCause']),
-            confidence: Number(body['confidence']),
-            rule: String(body['rule']),
-            seconds: (Date.now() - started) / 1000,
-            diagnosisSeconds: (Date.now() - asked) / 1000,
-          };
+          row = rowOf(s, 'on request', body, started, (Date.now() - asked) / 1000);
         }
         rows.push(row);
         expect(s.expected, `${s.name}: got ${row.rootCause} (rule ${row.rule})`).toContain(
