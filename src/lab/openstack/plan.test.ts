@@ -85,6 +85,7 @@ describe('lab OpenStack configuration', () => {
     const ini = uwsgiIni({ port: 5000, wsgiFile: '/w.py', env: { A: 'b' }, pythonPath: '/p' });
     expect(ini).toContain('http-socket = 127.0.0.1:5000');
     expect(ini).toContain('processes = 1');
+    expect(ini).toContain('threads = 1');
     expect(ini).toContain('add-header = Connection: close');
     expect(ini).toContain('env = A=b');
   });

@@ -329,7 +329,8 @@ export function uwsgiIni(options: {
     `pythonpath = ${options.pythonPath}`,
     'master = true',
     'processes = 1',
-    'threads = 2',
+    // One thread: with two, nova-api lost RPC replies now and then (MessagingTimeout after 60 s).
+    'threads = 1',
     'enable-threads = true',
     'lazy-apps = true',
     'die-on-term = true',
