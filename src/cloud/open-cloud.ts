@@ -23,7 +23,7 @@ export function parseCloudKind(text: string): CloudKind {
   if (!(CLOUD_KINDS as readonly string[]).includes(text)) {
     throw badInput(
       `--cloud "${text}" is not one of ${CLOUD_KINDS.join(', ')}`,
-      'pass --cloud none (default), --cloud lab (the netns lab) or --cloud openstack',
+      'pass --cloud none, --cloud lab (the netns lab) or --cloud openstack (default: openstack when OS_AUTH_URL is set, else none)',
     );
   }
   return text as CloudKind;
