@@ -201,15 +201,17 @@ describe('clusterDetectionConfig', () => {
 });
 
 describe('detectCluster: the API server itself was down', () => {
+  // Five nodes that last renewed 2 s before kube-apiserver froze at T0.
+  const nodes = names(5);
+  const frozenAt = T0;
+  const stale = Object.fromEntries(nodes.map((n) => [n, frozenAt - 2_000]));
+  const down: ApiConnection = {
+    connected: false,
+    lastContactAt: new Date(frozenAt).toISOString(),
+    error: 'timeout',
+  };
+
   it('Leases that could not be renewed while the API server was frozen are no evidence once it returns', () => {
-    const nodes = names(5);
-    const frozenAt = T0;
-    const stale = Object.fromEntries(nodes.map((n) => [n, frozenAt - 2_000]));
-    const down: ApiConnection = {
-      connected: false,
-      lastContactAt: new Date(frozenAt).toISOString(),
-      error: 'timeout',
-    };
     const results = run([
       { at: frozenAt + 10_000, nodes: inputs(nodes, frozenAt + 10_000, stale), connection: down },
       { at: frozenAt + 30_000, nodes: inputs(nodes, frozenAt + 30_000, stale), connection: down },
@@ -228,14 +230,6 @@ describe('detectCluster: the API server itself was down', () => {
   });
 
   it("Kubernetes' own Unknown right after the API server returns is no evidence while kubelets catch up", () => {
-    const nodes = names(5);
-    const frozenAt = T0;
-    const stale = Object.fromEntries(nodes.map((n) => [n, frozenAt - 2_000]));
-    const down: ApiConnection = {
-      connected: false,
-      lastContactAt: new Date(frozenAt).toISOString(),
-      error: 'timeout',
-    };
     // The node lifecycle controller marks every node Unknown 2 s after the return;
     // the kubelets, in retry back-off, get their renewals through 14 s after it.
     const unknown = (at: number, renew: Record<string, number> = stale): NodeInput[] =>
