@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { userInfo } from 'node:os';
 import { describeError, NodeWardenError, badInput, type ErrorCode } from '../core/errors.ts';
 import type { Remediation } from '../core/remediation.ts';
 import type { RemediationOverview } from '../remediate/control.ts';
+import type { RemediationsView } from '../server/api/types.ts';
 import { EXIT_OK, parseFlags, type Command, type Io } from './command.ts';
 
 const DEFAULT_CONTROLLER = 'http://127.0.0.1:9464';
@@ -10,27 +10,31 @@ const DEFAULT_CONTROLLER = 'http://127.0.0.1:9464';
 const help = `nodewarden remediation — see and approve what the controller does to dead nodes
 
 Usage:
-  nodewarden remediation list    [--controller URL] [--json]
-  nodewarden remediation show    [ID] [--controller URL] [--json]
-  nodewarden remediation approve [ID] [--step N] [--as NAME] [--token-file F] [--controller URL]
-  nodewarden remediation reject  [ID] [--step N] [--as NAME] [--token-file F] [--controller URL]
+  nodewarden remediation list    [--controller URL] [--token-file F] [--json]
+  nodewarden remediation show    [ID] [--controller URL] [--token-file F] [--json]
+  nodewarden remediation approve [ID] [--step N] [--token-file F] [--controller URL]
+  nodewarden remediation reject  [ID] [--step N] [--token-file F] [--controller URL]
 
-Talks to the controller's HTTP API (the port of its /metrics). "list" shows
-the mode, every remediation with its steps, and every brake that holds.
-"approve" and "reject" act on the step waiting for approval (mode approve):
-with no ID, the one remediation that waits; with no --step, its waiting step.
+Talks to the controller's HTTP API (/api/v1/remediations, on the port of its
+/metrics). "list" shows the mode, every remediation with its steps, and every
+brake that holds. "approve" and "reject" act on the step waiting for approval
+(mode approve): with no ID, the one remediation that waits; with no --step,
+its waiting step. The approver in the audit trail is the token's owner (a
+token file line: "admin token FILE:LINE"; with --auth tokenreview, the
+Kubernetes user), so give each person their own token.
 
 Options:
   --controller URL   default $NODEWARDEN_CONTROLLER or ${DEFAULT_CONTROLLER}
-  --token-file F     an admin token (the controller's --admin-token-file);
-                     default $NODEWARDEN_ADMIN_TOKEN_FILE
-  --as NAME          who approves, recorded in the audit trail (default $USER)
+  --token-file F     a token of the controller (--read-token-file for list and
+                     show, --admin-token-file for approve and reject; an admin
+                     token does both); default $NODEWARDEN_TOKEN_FILE
   --step N           the step's index as list shows it (0-based)
   --json             print the API's JSON
 
-Example (the lab):
-  sudo ip netns exec nw-hub nodewarden remediation list
-  sudo ip netns exec nw-hub nodewarden remediation approve --token-file /var/lib/nodewarden/lab/admin-token
+Example (the lab; the controller started with --admin-token-file admin-token):
+  openssl rand -hex 24 > admin-token
+  sudo ip netns exec nw-hub nodewarden remediation list --token-file admin-token
+  sudo ip netns exec nw-hub nodewarden remediation approve --token-file admin-token
 `;
 
 interface ApiErrorBody {
@@ -47,22 +51,12 @@ const CODES: readonly ErrorCode[] = [
   'TIMEOUT',
 ];
 
-async function call<T>(
-  base: string,
-  method: string,
-  path: string,
-  token?: string,
-  body?: unknown,
-): Promise<T> {
+async function call<T>(base: string, method: string, path: string, token?: string): Promise<T> {
   let res: Response;
   try {
     res = await fetch(new URL(path, base), {
       method,
-      headers: {
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
       signal: AbortSignal.timeout(10_000),
     });
   } catch (error) {
@@ -87,8 +81,13 @@ async function call<T>(
   const code =
     CODES.find((c) => c === parsed.error) ?? (res.status === 404 ? 'NOT_FOUND' : 'BAD_INPUT');
   const old = res.status === 404 && parsed.error === undefined;
+  const hint = old
+    ? 'this controller has no /api/v1 remediation API: upgrade it'
+    : res.status === 401 && token === undefined
+      ? 'pass --token-file F with a token of the controller (--read-token-file or --admin-token-file)'
+      : (parsed.hint ?? '');
   throw new NodeWardenError(code, `controller ${base}: ${parsed.message ?? `HTTP ${res.status}`}`, {
-    hint: old ? 'this controller has no remediation API: upgrade it' : (parsed.hint ?? ''),
+    hint,
   });
 }
 
@@ -170,20 +169,15 @@ function target(
   return { id: r.id, step: i };
 }
 
-async function adminToken(file: string | undefined): Promise<string> {
-  if (file === undefined) {
-    throw badInput(
-      'approving needs an admin token',
-      'pass --token-file F (a token from the controller --admin-token-file) or set NODEWARDEN_ADMIN_TOKEN_FILE',
-    );
-  }
+/** The first token in the file (`#` comments and blank lines skipped). */
+async function readToken(file: string): Promise<string> {
   try {
     const token = (await readFile(file, 'utf8'))
       .split('\n')
       .map((l) => l.replace(/#.*$/, '').trim())
       .find((l) => l !== '');
     if (token === undefined)
-      throw badInput(`token file ${file} holds no token`, 'put one admin token on a line');
+      throw badInput(`token file ${file} holds no token`, 'put one token on a line');
     return token;
   } catch (error) {
     if (error instanceof NodeWardenError) throw error;
@@ -193,6 +187,8 @@ async function adminToken(file: string | undefined): Promise<string> {
     });
   }
 }
+
+const OVERVIEW = '/api/v1/remediations';
 
 export const command: Command = {
   name: 'remediation',
@@ -215,45 +211,59 @@ export const command: Command = {
       );
     if (extra.length > 0)
       throw badInput(`unexpected "${extra.join(' ')}"`, 'see nodewarden remediation --help');
+    if (values.as !== undefined)
+      throw badInput(
+        '--as is gone: the approver recorded is the owner of the token (/api/v1 takes no approver name)',
+        'drop --as, and give each person their own line in the controller --admin-token-file',
+      );
+    const tokenFile = values['token-file'] ?? process.env['NODEWARDEN_TOKEN_FILE'];
+    const token = tokenFile === undefined ? undefined : await readToken(tokenFile);
+    const overview = async (): Promise<RemediationsView> => {
+      const o = await call<RemediationsView>(base, 'GET', OVERVIEW, token);
+      if (!o.enabled)
+        throw new NodeWardenError('UNAVAILABLE', `controller ${base}: ${o.policySource}`, {
+          hint: 'start the controller with --remediation-mode (dry-run, approve or auto)',
+        });
+      return o;
+    };
     switch (verb) {
       case 'list':
       case undefined: {
-        const o = await call<RemediationOverview>(base, 'GET', '/v1/remediations');
+        const o = await overview();
         if (values.json) io.out(JSON.stringify(o, null, 2) + '\n');
         else printOverview(o, io);
         return EXIT_OK;
       }
       case 'show': {
-        const o = await call<RemediationOverview>(base, 'GET', '/v1/remediations');
-        const r =
-          id === undefined
-            ? o.remediations[0]
-            : await call<Remediation>(base, 'GET', `/v1/remediations/${encodeURIComponent(id)}`);
+        const o = await overview();
+        const r = id === undefined ? o.remediations[0] : o.remediations.find((x) => x.id === id);
         if (r === undefined)
-          throw new NodeWardenError('NOT_FOUND', 'no remediation recorded', {
-            hint: 'see nodewarden remediation list',
-          });
+          throw new NodeWardenError(
+            'NOT_FOUND',
+            id === undefined ? 'no remediation recorded' : `no remediation ${id}`,
+            { hint: 'see nodewarden remediation list' },
+          );
         if (values.json) io.out(JSON.stringify(r, null, 2) + '\n');
         else printRemediation(r, io);
         return EXIT_OK;
       }
       case 'approve':
       case 'reject': {
-        const token = await adminToken(
-          values['token-file'] ?? process.env['NODEWARDEN_ADMIN_TOKEN_FILE'],
-        );
-        const o = await call<RemediationOverview>(base, 'GET', '/v1/remediations');
-        const t = target(o, id, values.step);
-        const approver = values.as ?? process.env['USER'] ?? userInfo().username;
+        if (token === undefined)
+          throw badInput(
+            `${verb === 'approve' ? 'approving' : 'rejecting'} needs an admin token`,
+            'pass --token-file F (a token from the controller --admin-token-file) or set NODEWARDEN_TOKEN_FILE',
+          );
+        const t = target(await overview(), id, values.step);
         const r = await call<Remediation>(
           base,
           'POST',
-          `/v1/remediations/${encodeURIComponent(t.id)}/steps/${t.step}/${verb}`,
+          `${OVERVIEW}/${encodeURIComponent(t.id)}/steps/${t.step}/${verb}`,
           token,
-          { approver },
         );
+        const by = r.steps[t.step]?.approvedBy ?? '?';
         io.out(
-          `${verb === 'approve' ? 'approved' : 'rejected'} step ${t.step} (${r.steps[t.step]?.step ?? '?'}) of ${t.id} as ${approver}\n`,
+          `${verb === 'approve' ? 'approved' : 'rejected'} step ${t.step} (${r.steps[t.step]?.step ?? '?'}) of ${t.id} as ${by}\n`,
         );
         if (!values.json) printRemediation(r, io);
         return EXIT_OK;

@@ -46,8 +46,6 @@ import { KubeClusterWriter } from '../kube/cluster-writer.ts';
 import { RemediationExecutor } from '../remediate/executor.ts';
 import { registerRemediationMetrics } from '../remediate/metrics.ts';
 import { loadPolicyFile } from '../remediate/policy-file.ts';
-import { bearerToken } from '../server/agent-api-auth.ts';
-import { remediationApiRoutes } from '../server/remediation-api.ts';
 import { incidentMetrics, withIncidentMetrics } from './incident-metrics.ts';
 
 /**
@@ -491,16 +489,6 @@ export async function startController(
     registry,
     healthy: () => ({ ok: true, reason: '' }),
     routes: [
-      ...remediationApiRoutes({
-        control: remediation,
-        isAdmin: opts.adminTokenFile
-          ? (req) => {
-              const token = bearerToken(req);
-              return token !== null && auth?.identify(token)?.kind === 'admin';
-            }
-          : null,
-        log: log.child({ component: 'remediation-api' }),
-      }),
       ...(opts.agentTokenFile && auth
         ? agentApiRoutes({
             mesh,

@@ -4,12 +4,11 @@
  * a person's approval or rejection of a step in `approve` mode. The
  * controller's `RemediationExecutor` implements it; the demo's does too.
  *
- * HTTP mapping the CLI (`nodewarden remediation`) uses
- * (src/server/remediation-api.ts):
- *   GET  /v1/remediations                          → RemediationOverview
- *   GET  /v1/remediations/<id>                     → Remediation (404: NOT_FOUND)
- *   POST /v1/remediations/<id>/steps/<n>/approve   {"approver": "alice"} → Remediation
- *   POST /v1/remediations/<id>/steps/<n>/reject    {"approver": "alice"} → Remediation
+ * HTTP mapping (src/server/api/router.ts; `nodewarden remediation` and the
+ * dashboard use it):
+ *   GET  /api/v1/remediations                           → RemediationOverview + enabled
+ *   POST /api/v1/remediations/<id>/steps/<n>/approve    → Remediation (approver: the token's subject)
+ *   POST /api/v1/remediations/<id>/steps/<n>/reject     → Remediation
  * Errors: NodeWardenError codes NOT_FOUND (no such remediation or step),
  * CONFLICT (the step is not awaiting approval), BAD_INPUT (no approver),
  * UNAVAILABLE (this replica is not the leader).

@@ -173,7 +173,7 @@ export class RemediationExecutor implements RemediationControl {
     const who = approver.trim();
     if (who === '') {
       throw new NodeWardenError('BAD_INPUT', `${verdict} needs the name of the person approving`, {
-        hint: 'pass --as NAME (the CLI defaults to $USER)',
+        hint: 'the approver is the caller of the API token; the API passes its subject',
       });
     }
     const result = await this.serial.run(async () => {

@@ -102,5 +102,5 @@ export async function remediationWorld(mode: RemediationMode, options: SimWorldO
     incidents,
   });
   executor.start();
-  return { ...scenario, db, cloud, loop, executor, mig };
+  return { ...scenario, db, cloud, mesh, loop, executor, mig };
 }
