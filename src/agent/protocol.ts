@@ -8,7 +8,14 @@
  */
 import { NodeWardenError } from '../core/errors.ts';
 import type { AgentPlan, ProbeAssignment } from '../core/plan.ts';
-import type { Layer, LayerStatus, NeighbourState } from '../core/probe.ts';
+import {
+  LAYER_STATUSES,
+  LAYERS,
+  NEIGHBOUR_STATES,
+  type Layer,
+  type LayerStatus,
+  type NeighbourState,
+} from '../core/probe.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -204,19 +211,6 @@ function required(o: Obj, key: string, path: string): unknown {
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** Literal addresses only; the agent validates them again (src/probe/target.ts) before probing. */
 const IP_LITERAL = /^(\d{1,3}(\.\d{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)$/;
-const LAYERS: readonly Layer[] = ['L2', 'L3', 'L4', 'L7'];
-const STATUSES: readonly LayerStatus[] = ['ok', 'failed', 'skipped'];
-const NEIGHBOUR_STATES: readonly NeighbourState[] = [
-  'REACHABLE',
-  'STALE',
-  'DELAY',
-  'PROBE',
-  'INCOMPLETE',
-  'FAILED',
-  'PERMANENT',
-  'NOARP',
-  'NONE',
-];
 
 /** A Kubernetes node name (DNS subdomain); `what` names the input in the error. */
 export function nodeName(value: unknown, path: string): string {
@@ -245,7 +239,7 @@ function layer(value: unknown, path: string): WireLayer {
   const latency = required(o, 'latencyMs', path);
   const base = {
     layer: oneOf(required(o, 'layer', path), join(path, 'layer'), LAYERS),
-    status: oneOf(required(o, 'status', path), join(path, 'status'), STATUSES),
+    status: oneOf(required(o, 'status', path), join(path, 'status'), LAYER_STATUSES),
     latencyMs: latency === null ? null : number(latency, join(path, 'latencyMs'), 0),
     command: string(required(o, 'command', path), join(path, 'command'), LIMITS.maxDetail, true),
     detail: string(required(o, 'detail', path), join(path, 'detail'), LIMITS.maxDetail, true),

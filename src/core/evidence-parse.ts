@@ -26,10 +26,11 @@ import {
   type VantageProbe,
 } from './evidence.ts';
 import {
+  LAYER_STATUSES,
   LAYERS,
+  NEIGHBOUR_STATES,
   type Layer,
   type LayerResult,
-  type LayerStatus,
   type ProbeResult,
 } from './probe.ts';
 
@@ -100,19 +101,6 @@ function optionalStr<K extends string>(o: Json, key: K, path: string): { [P in K
 }
 
 // ── probes ──────────────────────────────────────────────────────────────────
-
-const LAYER_STATUSES: readonly LayerStatus[] = ['ok', 'failed', 'skipped'];
-const NEIGHBOUR_STATES = [
-  'REACHABLE',
-  'STALE',
-  'DELAY',
-  'PROBE',
-  'INCOMPLETE',
-  'FAILED',
-  'PERMANENT',
-  'NOARP',
-  'NONE',
-] as const;
 
 function layerResult(value: unknown, path: string): LayerResult {
   const o = obj(value, path);

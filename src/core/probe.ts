@@ -8,18 +8,21 @@ export const LAYERS: readonly Layer[] = ['L2', 'L3', 'L4', 'L7'];
 
 /** `skipped` never counts as a failure: the layer could not be tested here. */
 export type LayerStatus = 'ok' | 'failed' | 'skipped';
+export const LAYER_STATUSES: readonly LayerStatus[] = ['ok', 'failed', 'skipped'];
 
 /** The kernel's neighbour states as `ip -j neigh` prints them. */
-export type NeighbourState =
-  | 'REACHABLE'
-  | 'STALE'
-  | 'DELAY'
-  | 'PROBE'
-  | 'INCOMPLETE'
-  | 'FAILED'
-  | 'PERMANENT'
-  | 'NOARP'
-  | 'NONE';
+export const NEIGHBOUR_STATES = [
+  'REACHABLE',
+  'STALE',
+  'DELAY',
+  'PROBE',
+  'INCOMPLETE',
+  'FAILED',
+  'PERMANENT',
+  'NOARP',
+  'NONE',
+] as const;
+export type NeighbourState = (typeof NEIGHBOUR_STATES)[number];
 
 export interface LayerResult {
   readonly layer: Layer;

@@ -3,19 +3,7 @@
  * the fixtures in test/fixtures/probe are real runs.
  */
 import { NodeWardenError } from '../core/errors.ts';
-import type { NeighbourState } from '../core/probe.ts';
-
-const NEIGHBOUR_STATES: readonly NeighbourState[] = [
-  'REACHABLE',
-  'STALE',
-  'DELAY',
-  'PROBE',
-  'INCOMPLETE',
-  'FAILED',
-  'PERMANENT',
-  'NOARP',
-  'NONE',
-];
+import { NEIGHBOUR_STATES, type NeighbourState } from '../core/probe.ts';
 
 export interface NeighbourEntry {
   readonly state: NeighbourState;
