@@ -128,8 +128,12 @@ Options:
                           incident of the node, and exported as metrics
   --no-diagnose           do not diagnose incidents when they open
   --zone ZONE             IANA zone of report times (default Asia/Seoul)
-  --prometheus URL        GPU history (DCGM series) from this Prometheus; default:
-                          the agents' GPU samples in the store
+  --prometheus URL        GPU history (DCGM series) from this Prometheus, falling
+                          back to the agents' GPU samples in the store when it
+                          fails or holds nothing for the node (the evidence says
+                          so); default: with --cloud lab the lab's Prometheus
+                          (lab up starts one on http://10.62.0.1:9090), else
+                          the agents' samples alone
   --gateway IP            the nodes' gateway, pinged as a reference point
   --ovn-gateway IP        the OVN gateway (e.g. 100.64.0.1), pinged the same way
   --report-dir DIR        also write each diagnosis as <incident>.{en,ko}.md and .json

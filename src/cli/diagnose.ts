@@ -6,7 +6,7 @@ import type { CloudProvider } from '../core/cloud.ts';
 import { badInput, NodeWardenError } from '../core/errors.ts';
 import { silentLogger } from '../core/logger.ts';
 import type { NetworkSources } from '../diagnose/collectors.ts';
-import { PrometheusGpuHistory, StoreGpuHistory, type GpuHistory } from '../diagnose/gpu-history.ts';
+import { gpuHistoryOf } from '../diagnose/gpu-history.ts';
 import { adHocIncident, diagnose } from '../diagnose/pipeline.ts';
 import { pingFromHere } from '../diagnose/ping-reference.ts';
 import { recordDiagnosis } from '../diagnose/stored.ts';
@@ -48,7 +48,8 @@ Options:
   --lang ko|en        language printed (both are written; default en)
   --out DIR           where the reports go (default ./nodewarden-reports)
   --zone ZONE         IANA zone for report times (default Asia/Seoul)
-  --prometheus URL    read DCGM GPU series (DCGM_FI_DEV_FB_USED/_FREE) here
+  --prometheus URL    read DCGM GPU series (DCGM_FI_DEV_FB_USED/_FREE) here; with
+                      --store, the agents' samples when it fails or holds none
   --gateway IP        the node's gateway, pinged from here as a reference point
   --ovn-gateway IP    the OVN gateway (e.g. 100.64.0.1), pinged the same way
   --timeout-ms N      per-layer probe timeout (default 3000)
@@ -168,12 +169,7 @@ export const command: Command = {
         references: { gateway, ovnGateway },
         pinger: (_observer, ip, ms, signal) => pingFromHere(ip, ms, signal),
       };
-      const gpu: GpuHistory | null =
-        prometheus !== null
-          ? new PrometheusGpuHistory(prometheus)
-          : store !== null
-            ? new StoreGpuHistory(store)
-            : null;
+      const gpu = gpuHistoryOf(prometheus, store);
       const diagnosis = await diagnose(
         incident,
         { cluster: view, network, cloud, gpu, lastWords: store },

@@ -28,7 +28,7 @@ const help = `nodewarden lab — real network namespaces as Kubernetes nodes, fo
 
 Usage:
   nodewarden lab up [--nodes ${DEFAULT_NODES}] [--subnet ${DEFAULT_SUBNET}] [--no-control-plane]
-                    [--grace-period 50] [--toleration 300] [--api-port 16443]
+                    [--grace-period 50] [--toleration 300] [--api-port 16443] [--no-prometheus]
   nodewarden lab build-k8s
   nodewarden lab build-helm
   nodewarden lab workload seed
@@ -62,6 +62,12 @@ probes the peers the controller assigns it and pushes to http://<subnet .1>:9464
 — run the controller there to receive them:
   sudo ip netns exec nw-hub nodewarden controller --agent-token-file <lab dir>/token \\
        --kubeconfig <lab dir>/kube/admin-in-lab.kubeconfig
+Prometheus: unless --no-prometheus, the hub also runs Debian's prometheus
+(/usr/bin/prometheus, or NODEWARDEN_PROMETHEUS) on http://<subnet .1>:9090,
+scraping every GPU simulator (:9400, each second) and every agent (:9465,
+every 2 s) with a node label; storage in <lab dir>/prometheus. A controller
+run with --cloud lab reads GPU history from it by default:
+  sudo ip netns exec nw-hub curl -s 'http://10.62.0.1:9090/api/v1/query?query=DCGM_FI_DEV_FB_USED'
 lab kmsg <node> <line> appends a kernel-log line its agent reads as /dev/kmsg.
 lab build-helm builds helm (helm.sh/helm/v3, the version in tools/helm) into
 ~/.cache/nodewarden/helm, for helm lint/template of deploy/helm/nodewarden.
@@ -106,8 +112,10 @@ Options:
                           how long before eviction (default 300, Kubernetes' own)
   --api-port P            root-namespace loopback port of the API bridge
                           (default 16443; a free one when taken)
+  --no-prometheus         no Prometheus in the hub (GPU history then comes
+                          from the agents' samples)
 
-The lab directory (state.json, token, pki/, logs/, run/) is
+The lab directory (state.json, token, pki/, logs/, run/, prometheus/) is
 /var/lib/nodewarden/lab, or NODEWARDEN_LAB_DIR.
 
 Examples:
@@ -185,6 +193,16 @@ function printStatus(status: LabStatus, io: Io): void {
   } else {
     io.out('control plane: none (lab up --no-control-plane)\n');
   }
+  const prom = status.prometheus;
+  if (prom) {
+    const targets =
+      prom.targets === null
+        ? `targets unknown (${prom.error ?? 'no answer'})`
+        : `targets ${prom.targets.up}/${prom.targets.total} up${prom.targets.down.length ? ` (down: ${prom.targets.down.join(', ')})` : ''}`;
+    io.out(`prometheus: pid ${prom.pid} ${prom.process}, ${prom.url} (in the hub), ${targets}\n`);
+  } else {
+    io.out('prometheus: none (lab up --no-prometheus)\n');
+  }
   const rows = status.nodes.map((n) => [
     n.name,
     n.role,
@@ -250,6 +268,7 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
         'grace-period': { type: 'string' },
         toleration: { type: 'string' },
         'api-port': { type: 'string' },
+        'no-prometheus': { type: 'boolean', default: false },
       });
       noPositionals('up', positionals);
       const grace = intFlag(
@@ -279,6 +298,7 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
         nodes,
         subnet: values.subnet,
         controlPlane: !values['no-control-plane'],
+        prometheus: !values['no-prometheus'],
         apiPort,
         timing: {
           ...KUBERNETES_DEFAULT_TIMING,

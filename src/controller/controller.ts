@@ -34,8 +34,9 @@ import { dashboardRoute, packageVersion } from '../server/dashboard.ts';
 import { collectedGauge } from '../server/gauge.ts';
 import { openCloud, type CloudChoice } from '../cloud/open-cloud.ts';
 import { DEFAULT_LAB_BOOT_DELAY_MS } from '../cloud/lab/lab-cloud.ts';
-import { PrometheusGpuHistory, StoreGpuHistory } from '../diagnose/gpu-history.ts';
+import { gpuHistoryOf } from '../diagnose/gpu-history.ts';
 import { labDirFrom } from '../lab/state.ts';
+import { labPrometheusUrl } from '../lab/lab-prometheus.ts';
 import { HttpPrometheusClient } from '../metrics/prometheus-client.ts';
 import { DEFAULT_DIAGNOSER_OPTIONS, IncidentDiagnoser } from './diagnoser.ts';
 import { openNotifier, type NotifyOptions } from '../notify/open.ts';
@@ -189,11 +190,12 @@ export async function startController(
   }
 
   const cloudKind = opts.cloud?.kind ?? (process.env['OS_AUTH_URL'] ? 'openstack' : 'none');
+  const labDir = opts.cloud?.labDir ?? labDirFrom(process.env);
   const opened = await openCloud(
     {
       ...opts.cloud,
       kind: cloudKind,
-      labDir: opts.cloud?.labDir ?? labDirFrom(process.env),
+      labDir,
       labBootDelayMs: opts.cloud?.labBootDelayMs ?? DEFAULT_LAB_BOOT_DELAY_MS,
       actor: `nodewarden-controller/${opts.identity}`,
       env: process.env,
@@ -202,6 +204,18 @@ export async function startController(
   );
   const cloud: CloudProvider | null = opened.provider;
   log.log('info', 'cloud', opened.describe);
+  /** The lab's own Prometheus, when its lab up started one. */
+  const labPrometheus = async (): Promise<string | null> => {
+    try {
+      return await labPrometheusUrl(labDir);
+    } catch (error) {
+      log.log('warn', 'cannot read the lab state for its Prometheus; GPU history from agents', {
+        labDir,
+        error: describeError(error),
+      });
+      return null;
+    }
+  };
 
   // Every write to the store becomes a live event of the HTTP API (/api/v1/events).
   const hub = new EventHub();
@@ -235,10 +249,16 @@ export async function startController(
   const mesh = new AgentMesh(() => view.nodes(), systemClock, log.child({ component: 'mesh' }));
   const node = detectionConfig({ stablePeriodMs: opts.stablePeriodMs });
   const observations = combineObservationSources(probes, mesh);
-  const gpuHistory =
-    opts.prometheusUrl === undefined
-      ? new StoreGpuHistory(store)
-      : new PrometheusGpuHistory(new HttpPrometheusClient(opts.prometheusUrl));
+  const prometheusUrl = opts.prometheusUrl ?? (cloudKind === 'lab' ? await labPrometheus() : null);
+  log.log('info', 'gpu history', {
+    source: prometheusUrl === null ? 'agent samples' : 'Prometheus, else agent samples',
+    ...(prometheusUrl === null ? {} : { prometheus: prometheusUrl }),
+    ...(opts.prometheusUrl === undefined && prometheusUrl !== null ? { from: 'lab state' } : {}),
+  });
+  const gpuHistory = gpuHistoryOf(
+    prometheusUrl === null ? null : new HttpPrometheusClient(prometheusUrl),
+    store,
+  );
   const diagnoser = opts.diagnose
     ? new IncidentDiagnoser(
         {

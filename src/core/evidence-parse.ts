@@ -345,6 +345,7 @@ function gpu(value: unknown, path: string): GpuData {
         lastAt: nullable(x.lastAt, `${p}.lastAt`, instant),
       };
     }),
+    ...optionalStr(o, 'fallback', path),
   };
 }
 

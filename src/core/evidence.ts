@@ -240,6 +240,8 @@ export interface GpuData {
   readonly origin: 'dcgm' | 'agent';
   readonly series: readonly GpuSeries[];
   readonly xids: readonly XidCount[];
+  /** Why these are the agent's samples although Prometheus was configured (it failed, or held nothing). */
+  readonly fallback?: string;
 }
 
 // ── kernel ──────────────────────────────────────────────────────────────────

@@ -20,7 +20,13 @@ import {
   networkCollector,
   type CollectContext,
 } from './collectors.ts';
-import { MemoryGpuHistory, PrometheusGpuHistory, StoreGpuHistory } from './gpu-history.ts';
+import {
+  FallbackGpuHistory,
+  gpuHistoryOf,
+  MemoryGpuHistory,
+  PrometheusGpuHistory,
+  StoreGpuHistory,
+} from './gpu-history.ts';
 import { diagnose } from './pipeline.ts';
 import { fakeCloudFor } from './sim-sources.ts';
 
@@ -296,10 +302,12 @@ describe('GPU history', () => {
 
   it('Prometheus adapter: FB_USED/FB_FREE range queries with MIG labels over a real HTTP server on loopback', async () => {
     const queries: string[] = [];
+    const starts: string[] = [];
     server = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://x');
       const q = url.searchParams.get('query') ?? '';
       queries.push(q);
+      starts.push(url.searchParams.get('start') ?? '');
       const labels = {
         gpu: '0',
         UUID: 'GPU-4f8a',
@@ -308,7 +316,7 @@ describe('GPU history', () => {
         Hostname: 'n1',
       };
       const t0 = Date.parse('2025-08-25T03:57:00Z') / 1000;
-      const result = q.startsWith('DCGM_FI_DEV_FB_USED')
+      const result = q.includes('DCGM_FI_DEV_FB_USED')
         ? [
             {
               metric: labels,
@@ -319,7 +327,7 @@ describe('GPU history', () => {
               ],
             },
           ]
-        : q.startsWith('DCGM_FI_DEV_FB_FREE')
+        : q.includes('DCGM_FI_DEV_FB_FREE')
           ? [
               {
                 metric: labels,
@@ -342,7 +350,9 @@ describe('GPU history', () => {
       Date.parse('2025-08-25T03:50:00Z'),
       Date.parse('2025-08-25T03:59:00Z'),
     );
-    expect(queries).toContain('DCGM_FI_DEV_FB_USED{Hostname="n1"}');
+    // The last sample of each 15 s step, on a grid that ends at the window's end (03:59:00).
+    expect(queries).toContain('last_over_time(DCGM_FI_DEV_FB_USED{Hostname="n1"}[15s])');
+    expect(starts).toContain(String(Date.parse('2025-08-25T03:50:00Z') / 1000) + '.000');
     expect(data?.series).toEqual([
       {
         gpu: '0',
@@ -379,6 +389,65 @@ describe('GPU history', () => {
       code: 'UNAVAILABLE',
     });
     expect(() => new HttpPrometheusClient('ftp://x')).toThrow(/not http/);
+  });
+
+  it('Prometheus, else the agents: a failing or empty Prometheus falls back to the agent samples and says why', async () => {
+    const { seed, ctx, signal } = world();
+    const n1 = seed.mig;
+    const store = await memoryStore();
+    const at = new Date(ctx.clock.now() - 30_000).toISOString();
+    await store.putLastWords(n1, at, 'gpu-samples', {
+      gpus: [
+        { index: 0, uuid: 'GPU-1', migEnabled: false, lastXid: 0, memory: { usedPercent: 45.5 } },
+      ],
+      instances: [],
+    });
+    const from = ctx.fromMs;
+    const to = ctx.clock.now();
+    const dcgm = new MemoryGpuHistory('dcgm');
+    dcgm.record(n1, {
+      atMs: from + 1_000,
+      gpu: '0',
+      migInstance: null,
+      migProfile: null,
+      usedPct: 1,
+    });
+    const fromPrometheus = await new FallbackGpuHistory(dcgm, new StoreGpuHistory(store)).series(
+      n1,
+      from,
+      to,
+    );
+    expect(fromPrometheus?.origin).toBe('dcgm');
+    expect(fromPrometheus?.fallback).toBeUndefined();
+
+    const empty = await new FallbackGpuHistory(
+      new MemoryGpuHistory('dcgm'),
+      new StoreGpuHistory(store),
+    ).series(n1, from, to);
+    expect(empty?.origin).toBe('agent');
+    expect(empty?.fallback).toBe(`Prometheus held no GPU series for ${n1}`);
+    expect(empty?.series[0]?.points).toEqual([{ at, usedPct: 45.5 }]);
+
+    // An unreachable Prometheus (a closed loopback port): the agents, and the collector says so.
+    server = createServer((_req, res) => res.end());
+    await new Promise<void>((r) => server?.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((r) => server?.close(() => r()));
+    server = null;
+    const history = gpuHistoryOf(new HttpPrometheusClient(`http://127.0.0.1:${port}`), store);
+    const item = one(await gpuCollector(history).collect(ctx, signal))[0];
+    expect(item?.status).toBe('ok');
+    expect(item?.data?.origin).toBe('agent');
+    expect(item?.summary).toMatch(
+      /^agent samples: 1 series .*; Prometheus failed: cannot reach Prometheus at http:\/\/127\.0\.0\.1:\d+/,
+    );
+
+    // Nothing configured but the agents, or nothing at all.
+    expect(gpuHistoryOf(null, store)).toBeInstanceOf(StoreGpuHistory);
+    expect(gpuHistoryOf(new HttpPrometheusClient('http://127.0.0.1:1'), null)).toBeInstanceOf(
+      PrometheusGpuHistory,
+    );
+    expect(gpuHistoryOf(null, null)).toBeNull();
   });
 
   it('in-memory history: null outside the window', async () => {

@@ -660,7 +660,10 @@ export function gpuCollector(history: GpuHistory | null): Collector<'gpu'> {
         data.xids.length === 0
           ? 'no Xid'
           : data.xids.map((x) => `Xid ${x.xid}×${x.count} on GPU ${x.gpu}`).join(', ');
-      const summary = `${data.origin === 'dcgm' ? 'DCGM' : 'agent'}: ${data.series.length} series (${parts.join('; ')}); ${xid}`;
+      const from = data.origin === 'dcgm' ? 'Prometheus (DCGM)' : 'agent samples';
+      const summary =
+        `${from}: ${data.series.length} series (${parts.join('; ')}); ${xid}` +
+        (data.fallback === undefined ? '' : `; ${data.fallback}`);
       return evidenceItem('gpu', ctx.clock, started, 'ok', summary, data);
     },
   };

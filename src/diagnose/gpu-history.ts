@@ -1,11 +1,12 @@
 /**
  * GPU memory history of a node for the `gpu` evidence source: a small port
- * (`GpuHistory`) and three adapters — the agent's last words in the store,
- * a Prometheus server scraping the DCGM exporter, and an in-memory history
- * the demo and tests feed. Every adapter answers null when it holds nothing
+ * (`GpuHistory`) and its adapters — the agent's last words in the store,
+ * a Prometheus server scraping the DCGM exporter, Prometheus falling back to
+ * the agents, and an in-memory history the demo and tests feed. Every adapter answers null when it holds nothing
  * for the node (the collector records that as `missing`), never zeros.
  */
 import type { GpuData, GpuSample, GpuSeries, XidCount } from '../core/evidence.ts';
+import { describeError } from '../core/errors.ts';
 import type { IncidentStore, JsonValue } from '../store/port.ts';
 import type { PrometheusClient, RangeSeries } from '../metrics/prometheus-client.ts';
 
@@ -161,7 +162,10 @@ export interface PrometheusGpuHistoryOptions {
  * DCGM exporter series from Prometheus: `DCGM_FI_DEV_FB_USED` and
  * `DCGM_FI_DEV_FB_FREE` (MiB) give used % = used / (used + free) per GPU
  * (`gpu`, `UUID`) or MIG instance (`GPU_I_ID`, `GPU_I_PROFILE`);
- * `DCGM_FI_DEV_XID_ERRORS` (the last Xid) gives the Xid counts.
+ * `DCGM_FI_DEV_XID_ERRORS` (the last Xid) gives the Xid counts. Each point
+ * is `last_over_time(…[step])` on a grid ending at the window's end: the
+ * last sample of each step, stamped with the step's end (so up to one step
+ * late), never a value carried forward from an older sample.
  */
 export class PrometheusGpuHistory implements GpuHistory {
   private readonly nodeLabel: string;
@@ -187,11 +191,18 @@ export class PrometheusGpuHistory implements GpuHistory {
     signal?: AbortSignal,
   ): Promise<GpuData | null> {
     const selector = `{${this.nodeLabel}=${JSON.stringify(node)}}`;
-    const range = { startMs: fromMs, endMs: toMs, stepSeconds: this.stepSeconds };
+    // The grid ends at `toMs` and each point is the last sample in the step before it, so
+    // every scraped sample falls in exactly one point — the last one before a node died
+    // included (a plain selector would miss it after the series went stale at the cut).
+    const stepMs = this.stepSeconds * 1000;
+    const steps = Math.max(0, Math.ceil((toMs - fromMs) / stepMs));
+    const range = { startMs: toMs - steps * stepMs, endMs: toMs, stepSeconds: this.stepSeconds };
+    const last = (metric: string): string =>
+      `last_over_time(${metric}${selector}[${this.stepSeconds}s])`;
     const [used, free, xid] = await Promise.all([
-      this.client.queryRange(`DCGM_FI_DEV_FB_USED${selector}`, range, signal),
-      this.client.queryRange(`DCGM_FI_DEV_FB_FREE${selector}`, range, signal),
-      this.client.queryRange(`DCGM_FI_DEV_XID_ERRORS${selector}`, range, signal),
+      this.client.queryRange(last('DCGM_FI_DEV_FB_USED'), range, signal),
+      this.client.queryRange(last('DCGM_FI_DEV_FB_FREE'), range, signal),
+      this.client.queryRange(last('DCGM_FI_DEV_XID_ERRORS'), range, signal),
     ]);
     if (used.length === 0 && free.length === 0 && xid.length === 0) return null;
     const keyOf = (s: RangeSeries): string =>
@@ -223,6 +234,55 @@ export class PrometheusGpuHistory implements GpuHistory {
     }
     return { origin: 'dcgm', series: series.sort(bySeries), xids: xids.result() };
   }
+}
+
+// ── Prometheus, else the agents ─────────────────────────────────────────────
+
+/**
+ * Prometheus first; the agents' samples when it fails or holds nothing for
+ * the node — the result then says why (`fallback`), so the evidence never
+ * hides that the configured source was not the one read. An abort (the
+ * collector's timeout) is not a failure to fall back from.
+ */
+export class FallbackGpuHistory implements GpuHistory {
+  constructor(
+    private readonly primary: GpuHistory,
+    private readonly fallback: GpuHistory,
+    private readonly primaryName = 'Prometheus',
+  ) {}
+
+  async series(
+    node: string,
+    fromMs: number,
+    toMs: number,
+    signal?: AbortSignal,
+  ): Promise<GpuData | null> {
+    let why: string;
+    try {
+      const data = await this.primary.series(node, fromMs, toMs, signal);
+      if (data !== null && (data.series.length > 0 || data.xids.length > 0)) return data;
+      why = `${this.primaryName} held no GPU series for ${node}`;
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      why = `${this.primaryName} failed: ${describeError(error)}`;
+    }
+    const data = await this.fallback.series(node, fromMs, toMs, signal);
+    return data === null ? null : { ...data, fallback: why };
+  }
+}
+
+/**
+ * The GPU history a diagnosis reads: Prometheus falling back to the agents'
+ * samples when both are there, whichever one is, or none.
+ */
+export function gpuHistoryOf(
+  prometheus: PrometheusClient | null,
+  store: Pick<IncidentStore, 'lastWords'> | null,
+): GpuHistory | null {
+  const agents = store === null ? null : new StoreGpuHistory(store);
+  if (prometheus === null) return agents;
+  const dcgm = new PrometheusGpuHistory(prometheus);
+  return agents === null ? dcgm : new FallbackGpuHistory(dcgm, agents);
 }
 
 // ── in memory ───────────────────────────────────────────────────────────────

@@ -13,7 +13,7 @@ import {
 } from '../gpu/gpu-control.ts';
 import { GPU_SIM_PRESETS } from '../gpu/gpu-sim.ts';
 import { nodeScript, startDaemon } from './daemon.ts';
-import { execIn } from './netns.ts';
+import { fetchIn } from './netns.ts';
 import { isLabProcess, processState, waitListening, type ProcessState } from './standin-process.ts';
 import { labPaths, type GpuSimRecord, type LabNodeState } from './state.ts';
 import { nodeSuffix, type NodeRole } from './topology.ts';
@@ -270,18 +270,15 @@ export async function gpuStatus(
   let scrapeError: string | null = null;
   let served: ReturnType<typeof parseDcgmMetrics> | null = null;
   if (pid !== null && state === 'running' && !control.hang) {
-    const fetchScript = `fetch(${JSON.stringify(url)},{signal:AbortSignal.timeout(3000)}).then(async r=>{if(!r.ok)throw new Error('HTTP '+r.status);process.stdout.write(await r.text())}).catch(e=>{process.stderr.write(String(e));process.exit(1)})`;
-    const run = await execIn(node.namespace, [process.execPath, '-e', fetchScript], {
-      timeoutMs: 5_000,
-    });
-    if (run.code === 0) {
+    const got = await fetchIn(node.namespace, url, 3_000);
+    if (got.ok) {
       try {
-        served = parseDcgmMetrics(run.stdout);
+        served = parseDcgmMetrics(got.body);
       } catch (error) {
         scrapeError = describeError(error);
       }
     } else {
-      scrapeError = (run.stderr || `exit ${run.code}`).trim();
+      scrapeError = got.error;
     }
   } else {
     scrapeError = control.hang ? 'hanging (lab gpu … hang on)' : `simulator ${state}`;

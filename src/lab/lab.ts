@@ -61,6 +61,7 @@ import {
 } from './state.ts';
 import { KUBELET_PORT } from './kubelet-standin.ts';
 import { gpuSimRecord, startGpuSim } from './lab-gpu.ts';
+import { prometheusStatus, startPrometheus, type PrometheusStatus } from './lab-prometheus.ts';
 import {
   BRIDGE,
   HUB_NAMESPACE,
@@ -121,6 +122,8 @@ export interface LabUpRequest {
   readonly timing?: ControlPlaneTiming;
   /** Root-namespace loopback port for the API server bridge; 0 picks a free one. */
   readonly apiPort?: number;
+  /** Start Prometheus in the hub, scraping the GPU simulators and agents (default true). */
+  readonly prometheus?: boolean;
 }
 
 export interface UpResult {
@@ -366,6 +369,16 @@ async function build(ctx: LabContext, plan: LabPlan, request: LabUpRequest): Pro
     );
   }
 
+  if (request.prometheus ?? true) {
+    step = performance.now();
+    const prometheus = await startPrometheus(state);
+    state = { ...state, prometheus };
+    await writeState(state);
+    ctx.progress(
+      `Prometheus: pid ${prometheus.pid}, ${prometheus.url} in ${plan.hub.namespace} (config ${prometheus.configFile}) in ${seconds(step)} s`,
+    );
+  }
+
   // One ping from the hub to each node proves the bridge forwards before we say "up".
   const unreachable = (
     await Promise.all(
@@ -506,6 +519,8 @@ export interface LabStatus {
     readonly apiBridge: string;
     readonly processes: Readonly<Record<string, { pid: number; state: ProcessState }>>;
   } | null;
+  /** Null when lab up ran with --no-prometheus. */
+  readonly prometheus: PrometheusStatus | null;
 }
 
 /** What is running and what is broken, read from the state file and checked against the system. */
@@ -568,6 +583,9 @@ export async function labStatus(ctx: LabContext): Promise<LabStatus> {
             ),
           ),
         }
+      : null,
+    prometheus: state.prometheus
+      ? await prometheusStatus(state.hub.namespace, state.prometheus)
       : null,
   };
 }

@@ -31,6 +31,26 @@ export function execIn(
   });
 }
 
+/**
+ * GET `url` from inside a namespace (a Node one-liner run there: the root
+ * namespace has no route into the lab). The body on a 2xx answer, else why not.
+ */
+export async function fetchIn(
+  namespace: string,
+  url: string,
+  timeoutMs: number,
+): Promise<{ ok: true; body: string } | { ok: false; error: string }> {
+  const script = `fetch(${JSON.stringify(url)},{signal:AbortSignal.timeout(${timeoutMs})}).then(async r=>{if(!r.ok)throw new Error('HTTP '+r.status);process.stdout.write(await r.text())}).catch(e=>{process.stderr.write(String(e));process.exit(1)})`;
+  const run = await execIn(namespace, [process.execPath, '-e', script], {
+    timeoutMs: timeoutMs + 2_000,
+  });
+  if (run.code === 0) return { ok: true, body: run.stdout };
+  return {
+    ok: false,
+    error: (run.stderr || (run.timedOut ? 'timed out' : `exit ${run.code}`)).trim(),
+  };
+}
+
 /** Like execIn, but a non-zero exit is a COMMAND_FAILED naming the namespace. */
 export async function execCheckedIn(
   namespace: string,

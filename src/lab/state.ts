@@ -3,6 +3,7 @@ import { open, mkdir, readFile, rename, rm, rmdir, writeFile, readdir } from 'no
 import { isAbsolute, join, resolve } from 'node:path';
 import { NodeWardenError, describeError } from '../core/errors.ts';
 import type { ActiveFault } from './faults.ts';
+import type { PrometheusRecord } from './lab-prometheus.ts';
 import type { LabPlan, PlannedNode } from './topology.ts';
 import { initialVm, type LabVm } from './vm.ts';
 
@@ -79,6 +80,8 @@ export interface LabState {
   readonly nodes: readonly LabNodeState[];
   /** The Kubernetes control plane in the hub namespace; absent for a network-only lab. */
   readonly controlPlane?: ControlPlaneState;
+  /** Prometheus in the hub scraping the GPU simulators and agents; absent with lab up --no-prometheus. */
+  readonly prometheus?: PrometheusRecord;
 }
 
 export interface LabPaths {
@@ -241,7 +244,15 @@ export async function removeLabFiles(dir: string): Promise<void> {
   for (const temporary of entries.filter((e) => /^state\.json\.\d+\.tmp$/.test(e))) {
     await rm(join(dir, temporary), { force: true });
   }
-  for (const path of [paths.state, paths.token, paths.pki, paths.logs, paths.run, paths.gpu]) {
+  for (const path of [
+    paths.state,
+    paths.token,
+    paths.pki,
+    paths.logs,
+    paths.run,
+    paths.gpu,
+    join(dir, 'prometheus'),
+  ]) {
     await rm(path, { recursive: true, force: true });
   }
   const rest = (await readdir(dir)).filter((e) => e !== 'lock');

@@ -468,7 +468,7 @@ function sourceStep(f: ReportFacts, e: ReportFacts['evidence'][number]): string 
     case 'gpu': {
       const d = e.data;
       const xids = d.xids.reduce((n, x) => n + x.count, 0);
-      return `Read GPU memory from ${d.origin === 'dcgm' ? 'DCGM (Prometheus)' : 'the agent’s samples'}: ${plural(d.series.length, 'series', 'series')}, ${xids === 0 ? 'no Xid counted' : plural(xids, 'Xid')}`;
+      return `Read GPU memory from ${d.origin === 'dcgm' ? 'DCGM (Prometheus)' : 'the agent’s samples'}: ${plural(d.series.length, 'series', 'series')}, ${xids === 0 ? 'no Xid counted' : plural(xids, 'Xid')}${d.fallback === undefined ? '' : ` (instead of Prometheus: ${d.fallback})`}`;
     }
     case 'kernel':
       return `Matched kernel-log signatures in ${e.data.origin === 'console' ? 'the console log' : 'the agent’s last words'}: ${

@@ -443,7 +443,7 @@ function sourceStep(f: ReportFacts, e: ReportFacts['evidence'][number]): string 
     case 'gpu': {
       const d = e.data;
       const xids = d.xids.reduce((n, x) => n + x.count, 0);
-      return `${d.origin === 'dcgm' ? 'DCGM(Prometheus)' : '에이전트 샘플'}에서 GPU 메모리 조회: 시계열 ${d.series.length}개, ${xids === 0 ? 'Xid 없음' : `Xid ${xids}회`}`;
+      return `${d.origin === 'dcgm' ? 'DCGM(Prometheus)' : '에이전트 샘플'}에서 GPU 메모리 조회: 시계열 ${d.series.length}개, ${xids === 0 ? 'Xid 없음' : `Xid ${xids}회`}${d.fallback === undefined ? '' : ` (Prometheus 대신 사용: ${d.fallback})`}`;
     }
     case 'kernel':
       return `${e.data.origin === 'console' ? '콘솔 로그' : '에이전트 마지막 로그'}에서 커널 로그 시그니처 매칭: ${

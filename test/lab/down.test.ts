@@ -58,7 +58,7 @@ describe.skipIf(lab.skip !== null)('lab down', () => {
   it('removes the whole lab and can run again', async () => {
     expect(await standinProcesses()).toHaveLength(5);
     const down = await nodewardenOk(lab.dir, ['lab', 'down']);
-    expect(down.stdout).toMatch(/lab down: stopped 17 processes, deleted 6 namespaces/);
+    expect(down.stdout).toMatch(/lab down: stopped 18 processes, deleted 6 namespaces/);
     await expectNothingLeft(lab.dir);
     const again = await nodewardenOk(lab.dir, ['lab', 'down']);
     expect(again.stdout).toMatch(/no lab to remove/);
