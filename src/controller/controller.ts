@@ -44,7 +44,7 @@ import { CloudMonitor, DEFAULT_CLOUD_MONITOR } from '../cloud/monitor.ts';
 import type { CloudProvider } from '../core/cloud.ts';
 import type { RemediationMode } from '../core/remediation-policy.ts';
 import { KubeClusterWriter } from '../kube/cluster-writer.ts';
-import { RemediationExecutor } from '../remediate/executor.ts';
+import { remediationIncidents, RemediationExecutor } from '../remediate/executor.ts';
 import { registerRemediationMetrics } from '../remediate/metrics.ts';
 import { loadPolicyFile } from '../remediate/policy-file.ts';
 import { incidentMetrics, withIncidentMetrics } from './incident-metrics.ts';
@@ -425,7 +425,7 @@ export async function startController(
       for (const [name, s] of loop.state?.nodes ?? []) out.set(name, s.health);
       return out;
     },
-    incidents: () => store.listIncidents({ limit: 200 }),
+    incidents: (underWay) => remediationIncidents(store, underWay),
   });
   registerRemediationMetrics(registry, remediation);
   log.log('info', 'remediation', {

@@ -15,7 +15,7 @@ import type { NodeHealth } from '../core/incident.ts';
 import { DEFAULT_POLICY } from '../core/remediation-policy.ts';
 import type { BrakeState } from '../core/remediation-brakes.ts';
 import type { Remediation } from '../core/remediation.ts';
-import { RemediationExecutor } from '../remediate/executor.ts';
+import { remediationIncidents, RemediationExecutor } from '../remediate/executor.ts';
 import { healSimNodeOnBoot } from '../remediate/sim-boot.ts';
 import { storeSink } from '../controller/store-sink.ts';
 import { recordDiagnosis } from '../diagnose/stored.ts';
@@ -283,7 +283,7 @@ export async function runDemo(
       for (const [n, st] of loop.state?.nodes ?? []) out.set(n, st.health);
       return out;
     },
-    incidents: () => store.listIncidents({ limit: 50 }),
+    incidents: (underWay) => remediationIncidents(store, underWay),
     onEvent: (e) =>
       later(
         Date.parse(e.at),

@@ -10,7 +10,9 @@ import { BOOT_DELAY_MS, closeWorlds, remediationWorld as world } from './sim-wor
 import { silentLogger } from '../core/logger.ts';
 import { DEFAULT_POLICY } from '../core/remediation-policy.ts';
 import { openStore } from '../store/open.ts';
-import { RemediationExecutor, REMEDIATION_STATE_KEY } from './executor.ts';
+import type { Incident } from '../core/incident.ts';
+import type { IncidentQuery, IncidentStore } from '../store/port.ts';
+import { remediationIncidents, RemediationExecutor, REMEDIATION_STATE_KEY } from './executor.ts';
 
 afterEach(closeWorlds);
 
@@ -126,12 +128,138 @@ describe('RemediationExecutor on the simulated seed cluster', () => {
       isLeader: () => true,
       assertLeader: () => undefined,
       health: () => new Map(),
-      incidents: async () =>
-        (await db.listIncidents()).map((i) => ({ ...i, rootCause: 'NODE_HALTED' as const })),
+      incidents: async (underWay) =>
+        (await remediationIncidents(db, underWay)).map((i) => ({
+          ...i,
+          rootCause: 'NODE_HALTED' as const,
+        })),
     });
     await exec2.evaluate();
     expect(exec2.overview().remediations[0]?.status).toBe('in-progress');
     expect(exec2.overview().remediations[0]?.steps[2]?.status).toBe('waiting');
     await db.close();
+  });
+});
+
+/** A node incident opened `second` seconds into 2025-08-25, resolved a minute later unless open. */
+function incidentAt(second: number, status: 'open' | 'resolved'): Incident {
+  const opened = Date.UTC(2025, 7, 25, 0, 0, 0) + second * 1000;
+  return {
+    id: `inc-20250825-${String(second).padStart(6, '0')}-node-${second}`,
+    kind: 'node',
+    status,
+    nodes: [`node-${second}`],
+    openedAt: new Date(opened).toISOString(),
+    resolvedAt: status === 'open' ? null : new Date(opened + 60_000).toISOString(),
+    lastHeartbeatAt: null,
+    rootCause: null,
+    summary: `node-${second} down`,
+    timeline: [],
+    affectedPods: [],
+  };
+}
+
+/** The real SQLite store, with every incident read it answers written down. */
+function recorded(store: IncidentStore): { store: IncidentStore; reads: string[] } {
+  const reads: string[] = [];
+  const wrapped: IncidentStore = Object.create(store) as IncidentStore;
+  Object.assign(wrapped, {
+    listIncidents: async (q?: IncidentQuery) => {
+      const out = await store.listIncidents(q);
+      reads.push(`list ${JSON.stringify(q ?? {})} → ${out.length}`);
+      return out;
+    },
+    getIncident: async (id: string) => {
+      reads.push(`get ${id}`);
+      return store.getIncident(id);
+    },
+  });
+  return { store: wrapped, reads };
+}
+
+describe('what the executor reads from the store each decision', () => {
+  it('every open incident (even behind 300 newer resolved ones), and a resolved one only while its remediation is under way', async () => {
+    const db = await openStore('sqlite::memory:');
+    const oldOpen = incidentAt(1, 'open');
+    await db.createIncident(oldOpen);
+    for (let s = 10; s < 310; s++) await db.createIncident(incidentAt(s, 'resolved'));
+    const newOpen = incidentAt(400, 'open');
+    await db.createIncident(newOpen);
+    const { store, reads } = recorded(db);
+
+    const open = await remediationIncidents(store, []);
+    expect(open.map((i) => i.id).sort()).toEqual([oldOpen.id, newOpen.id].sort());
+    // The open ones through the status index, nothing resolved.
+    expect(reads).toEqual(['list {"status":"open","limit":1000} → 2']);
+
+    reads.length = 0;
+    const resolved = incidentAt(123, 'resolved').id;
+    const withRemediated = await remediationIncidents(store, [
+      newOpen.id,
+      resolved,
+      'inc-20250101-000000-gone-1',
+    ]);
+    expect(withRemediated.map((i) => i.id).sort()).toEqual(
+      [oldOpen.id, newOpen.id, resolved].sort(),
+    );
+    expect(withRemediated.find((i) => i.id === resolved)?.status).toBe('resolved');
+    expect(reads).toEqual([
+      'list {"status":"open","limit":1000} → 2',
+      `get ${resolved}`,
+      'get inc-20250101-000000-gone-1',
+    ]);
+    await db.close();
+  });
+
+  it('more than a page of open incidents is read page by page', async () => {
+    const db = await openStore('sqlite::memory:');
+    for (let s = 0; s < 1003; s++) await db.createIncident(incidentAt(s, 'open'));
+    const { store, reads } = recorded(db);
+    const open = await remediationIncidents(store, []);
+    expect(new Set(open.map((i) => i.id)).size).toBe(1003);
+    expect(reads).toEqual([
+      'list {"status":"open","limit":1000} → 1000',
+      `list {"status":"open","limit":1000,"before":"${incidentAt(3, 'open').openedAt}"} → 3`,
+    ]);
+    await db.close();
+  });
+
+  it('the executor asks for the incidents of the remediations under way, by id', async () => {
+    const asked: (readonly string[])[] = [];
+    const w = await world('auto');
+    const exec = new RemediationExecutor({
+      view: w.sim,
+      writer: w.sim,
+      cloud: w.cloud,
+      store: w.db,
+      clock: w.clock,
+      log: silentLogger,
+      policy: DEFAULT_POLICY,
+      policySource: 'built-in',
+      mode: 'auto',
+      actor: 'controller/reads',
+      isLeader: () => true,
+      assertLeader: () => undefined,
+      health: () => new Map(),
+      incidents: async (underWay) => {
+        asked.push(underWay);
+        return (await remediationIncidents(w.db, underWay)).map((i) =>
+          i.kind === 'node' ? { ...i, rootCause: 'NODE_HALTED' as const } : i,
+        );
+      },
+    });
+    await w.executor.stop();
+    await w.clock.advanceAsync(w.cutAt - w.clock.now());
+    w.sim.cutNode(w.mig);
+    await w.clock.advanceAsync(20_000);
+    await exec.evaluate();
+    await exec.idle();
+    const r = exec.overview().remediations[0];
+    expect(r?.status).toBe('in-progress');
+    expect(asked[0]).toEqual([]);
+    await exec.evaluate();
+    expect(asked.at(-1)).toEqual([r?.incidentId]);
+    await exec.stop();
+    await w.loop.stop();
   });
 });

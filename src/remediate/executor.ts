@@ -51,12 +51,59 @@ export interface ExecutorDeps {
   readonly assertLeader: (action: string) => void;
   /** NodeWarden's detection state per node. */
   readonly health: () => ReadonlyMap<string, NodeHealth>;
-  /** Open and recently resolved incidents (with their root cause once diagnosed). */
-  readonly incidents: () => Promise<readonly Incident[]>;
+  /**
+   * What the planner reads each decision: every open incident (with its root
+   * cause once diagnosed) and the incidents of the remediations under way,
+   * whose ids are given, open or not. `remediationIncidents(store, ids)` is
+   * the store's answer; the simulated world adds its verdicts on top.
+   */
+  readonly incidents: (underWay: readonly string[]) => Promise<readonly Incident[]>;
   /** Decide at least this often (default 1 s). */
   readonly intervalMs?: number;
   /** Called for every event after it is recorded (the demo prints them, metrics count them). */
   readonly onEvent?: (event: RemediationEvent) => void;
+}
+
+/** Open incidents read per page (the store's largest page). */
+const OPEN_PAGE = 1000;
+/** At most this many pages of open incidents per decision (10,000 open incidents). */
+const OPEN_PAGES = 10;
+
+/**
+ * The incidents the planner needs, and no more (it runs every second): the
+ * open ones — read by the store's status index, newest first, in pages —
+ * and the incident of each remediation under way that is not open any more
+ * (it resolved: the remediation may finish). An id the store does not know
+ * is left out, so the planner cancels that remediation ("incident gone").
+ * Pages go back by `openedAt`; incidents opened in the same millisecond as
+ * a page's last one could be skipped, which needs over 1,000 open at once.
+ */
+export async function remediationIncidents(
+  store: IncidentStore,
+  underWay: readonly string[],
+): Promise<Incident[]> {
+  const found = new Map<string, Incident>();
+  let before: string | undefined;
+  for (let page = 0; page < OPEN_PAGES; page++) {
+    const batch = await store.listIncidents({
+      status: 'open',
+      limit: OPEN_PAGE,
+      ...(before === undefined ? {} : { before }),
+    });
+    for (const i of batch) found.set(i.id, i);
+    const last = batch.at(-1);
+    if (batch.length < OPEN_PAGE || last === undefined) break;
+    before = last.openedAt;
+  }
+  for (const id of new Set(underWay)) {
+    if (found.has(id)) continue;
+    try {
+      found.set(id, await store.getIncident(id));
+    } catch (error) {
+      if (!(error instanceof NodeWardenError && error.code === 'NOT_FOUND')) throw error;
+    }
+  }
+  return [...found.values()];
 }
 
 /** Runs one promise-returning function at a time, in call order. */
@@ -264,7 +311,10 @@ export class RemediationExecutor implements RemediationControl {
     }
     await this.readCloud();
     const now = this.deps.clock.now();
-    const incidents = this.deps.isLeader() ? await this.deps.incidents() : [];
+    const underWay = this.state.remediations
+      .filter((r) => r.status === 'in-progress')
+      .map((r) => r.incidentId);
+    const incidents = this.deps.isLeader() ? await this.deps.incidents(underWay) : [];
     const before = this.state;
     const decision = decideRemediation(
       this.state,

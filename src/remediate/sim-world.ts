@@ -18,7 +18,7 @@ import {
 } from '../core/remediation-policy.ts';
 import { FakeCloud } from '../cloud/fake/fake-cloud.ts';
 import { fakeCloudFor } from '../diagnose/sim-sources.ts';
-import { RemediationExecutor } from './executor.ts';
+import { remediationIncidents, RemediationExecutor } from './executor.ts';
 import { healSimNodeOnBoot } from './sim-boot.ts';
 import { SimMesh } from '../sim/mesh.ts';
 import { seedScenario } from '../sim/seed-scenario.ts';
@@ -75,8 +75,8 @@ export async function remediationWorld(mode: RemediationMode, options: SimWorldO
   });
   await loop.start();
   // Diagnosis would classify the halted node; here the incident gets its verdict directly.
-  const incidents = async (): Promise<readonly Incident[]> => {
-    const all = await db.listIncidents({ limit: 50 });
+  const incidents = async (underWay: readonly string[]): Promise<readonly Incident[]> => {
+    const all = await remediationIncidents(db, underWay);
     return all.map((i) =>
       i.kind === 'node' && i.rootCause === null ? { ...i, rootCause: 'NODE_HALTED' } : i,
     );
