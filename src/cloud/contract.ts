@@ -381,7 +381,13 @@ export function cloudContract(
         'task_state reboot_started_hard',
       );
       // A soft reboot just accepted leaves task_state `rebooting`: a second soft one is refused, a hard one is not.
-      await cloud().reboot(SERVER.mig, 'SOFT');
+      const accepted = await cloud().reboot(SERVER.mig, 'SOFT');
+      // The accepted request is the instance action's: its id names the action the cloud lists.
+      expect(accepted.requestId).not.toBeNull();
+      expect((await cloud().instanceActions(SERVER.mig))[0]).toMatchObject({
+        action: 'reboot',
+        requestId: accepted.requestId,
+      });
       await expectFailure(cloud().reboot(SERVER.mig, 'SOFT'), 'CONFLICT', 'task_state rebooting');
       await cloud().reboot(SERVER.mig, 'HARD');
       expect(await cloud().instance(`openstack:///${SERVER.mig}`)).toMatchObject({

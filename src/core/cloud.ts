@@ -194,14 +194,26 @@ export interface CloudProvider {
   /** The serial console, whole or its last `lines` lines. A hard reboot wipes it: save it first. */
   consoleLog(serverId: string, lines?: number): Promise<string>;
   diagnostics(serverId: string): Promise<InstanceDiagnostics>;
-  /** Accepted, not finished: watch `instance()` for the task to clear. */
-  reboot(serverId: string, type: RebootType): Promise<void>;
+  /**
+   * Accepted, not finished: watch `instance()` for the task to clear. The
+   * answer names the request, which is the instance action's request id.
+   */
+  reboot(serverId: string, type: RebootType): Promise<CloudRequest>;
   /** The server's Neutron ports; empty when it has none (or does not exist). */
   ports(serverId: string): Promise<readonly CloudPort[]>;
   /** Returns the port as updated; `status` follows asynchronously. */
   setPortAdminState(portId: string, up: boolean): Promise<CloudPort>;
   /** Whether the servers' security groups let Geneve (UDP 6081) between every pair of them. */
   geneveAllowed(serverIds: readonly string[]): Promise<GeneveReport>;
+}
+
+/** A request the cloud accepted. */
+export interface CloudRequest {
+  /**
+   * The cloud's id for it (Nova: `x-openstack-request-id`, which is also the
+   * `request_id` of the instance action it starts); null when the cloud sent none.
+   */
+  readonly requestId: string | null;
 }
 
 export interface ProviderId {

@@ -69,6 +69,16 @@ describe('RemediationExecutor on the simulated seed cluster', () => {
     );
     const consoleRecord = audit.find((a) => a.action === 'remediation-capture-console');
     expect(JSON.stringify(consoleRecord?.evidence)).toContain('login:');
+    // The reboot's audit record names the cloud's instance action by its request id.
+    // (on the step's `started` record: the moment the cloud accepted it; `succeeded` is the node Ready again)
+    const rebootRecord = audit.find(
+      (a) => a.action === 'remediation-soft-reboot' && a.result === 'started',
+    );
+    const serverId = cloud.calls.find((c) => c.method === 'reboot')?.args[0] as string;
+    const novaReboot = (await cloud.instanceActions(serverId)).find((a) => a.action === 'reboot');
+    expect(rebootRecord?.evidence).toMatchObject({
+      result: { cloudAction: { action: 'reboot', requestId: novaReboot?.requestId } },
+    });
     expect((await db.lastWords(mig, '2025-08-25T00:00:00Z')).map((w) => w.kind)).toEqual([
       'console-log',
     ]);

@@ -458,11 +458,12 @@ export class RemediationExecutor implements RemediationControl {
       case 'hard-reboot': {
         const { cloud, serverId } = await this.server(node);
         const type = effect.step === 'soft-reboot' ? 'SOFT' : 'HARD';
-        await cloud.reboot(serverId, type);
+        const { requestId } = await cloud.reboot(serverId, type);
+        // The request id is the instance action's: what ties this step to the cloud's own record.
         return {
           ok: true,
-          detail: `${type} reboot of server ${serverId} accepted`,
-          evidence: { serverId, type },
+          detail: `${type} reboot of server ${serverId} accepted${requestId === null ? '' : ` (request ${requestId})`}`,
+          evidence: { serverId, type, cloudAction: { action: 'reboot', requestId } },
         };
       }
       case 'out-of-service': {

@@ -17,6 +17,7 @@ import {
   requireUuid,
   type CloudInstance,
   type CloudPort,
+  type CloudRequest,
   type CloudProvider,
   type GeneveReport,
   type HostStatus,
@@ -401,7 +402,7 @@ export class FakeCloud implements CloudProvider {
     });
   }
 
-  reboot(serverId: string, type: RebootType): Promise<void> {
+  reboot(serverId: string, type: RebootType): Promise<CloudRequest> {
     return this.call('reboot', [serverId, type], () => {
       if (type !== 'SOFT' && type !== 'HARD') {
         throw new NodeWardenError('BAD_INPUT', `reboot type ${String(type)} is not SOFT or HARD`, {
@@ -417,7 +418,7 @@ export class FakeCloud implements CloudProvider {
       }
       s.taskState = type === 'SOFT' ? 'rebooting' : 'rebooting_hard';
       s.pendingReboot = type;
-      this.record(s, 'reboot', this.userId);
+      const requestId = this.record(s, 'reboot', this.userId);
       if (this.bootDelayMs !== undefined) {
         this.clock.setTimer(this.bootDelayMs, () => {
           if (s.pendingReboot !== type) return;
@@ -425,6 +426,7 @@ export class FakeCloud implements CloudProvider {
           for (const listener of this.bootListeners) listener(s.id, type);
         });
       }
+      return { requestId };
     });
   }
 
@@ -510,19 +512,22 @@ export class FakeCloud implements CloudProvider {
     return s;
   }
 
-  private record(s: ServerState, action: string, userId: string | null): void {
+  /** Records an action; returns its request id. */
+  private record(s: ServerState, action: string, userId: string | null): string {
     const now = this.nowIso();
     this.requestCounter += 1;
     const n = this.requestCounter.toString(16).padStart(12, '0');
+    const requestId = `req-fa4e0000-0000-4000-8000-${n}`;
     s.actions.unshift({
       action,
-      requestId: `req-fa4e0000-0000-4000-8000-${n}`,
+      requestId,
       userId,
       startTime: now,
       updatedAt: now,
       message: null,
     });
     s.updatedAt = now;
+    return requestId;
   }
 }
 

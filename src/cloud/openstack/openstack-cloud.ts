@@ -15,6 +15,7 @@ import {
   type CloudInstance,
   type CloudPort,
   type CloudProvider,
+  type CloudRequest,
   type GeneveReport,
   type InstanceAction,
   type InstanceDiagnostics,
@@ -26,7 +27,13 @@ import { describeError, NodeWardenError } from '../../core/errors.ts';
 import { silentLogger, type Logger } from '../../core/logger.ts';
 import { judgeGeneve } from '../geneve.ts';
 import { describeOpenStackConfig, type OpenStackConfig } from './config.ts';
-import { errorFromResponse, OpenStackHttpError, Transport, type HttpResponse } from './http.ts';
+import {
+  errorFromResponse,
+  headerValue,
+  OpenStackHttpError,
+  Transport,
+  type HttpResponse,
+} from './http.ts';
 import { KeystoneSession } from './keystone.ts';
 import {
   list,
@@ -253,7 +260,7 @@ export class OpenStackCloud implements CloudProvider {
     return mapDiagnostics(parseJson(res.text, what));
   }
 
-  async reboot(serverId: string, type: RebootType): Promise<void> {
+  async reboot(serverId: string, type: RebootType): Promise<CloudRequest> {
     const id = requireUuid('server', serverId);
     if (type !== 'SOFT' && type !== 'HARD') {
       throw new NodeWardenError('BAD_INPUT', `reboot type ${String(type)} is not SOFT or HARD`, {
@@ -270,7 +277,10 @@ export class OpenStackCloud implements CloudProvider {
       what,
     });
     this.expectAction(res, [202], what, rebootConflictHint);
-    this.logger.log('info', 'reboot requested', { serverId: id, type });
+    const requestId =
+      headerValue(res, 'x-openstack-request-id') ?? headerValue(res, 'x-compute-request-id');
+    this.logger.log('info', 'reboot requested', { serverId: id, type, requestId });
+    return { requestId };
   }
 
   /**
