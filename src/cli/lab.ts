@@ -1,7 +1,8 @@
 import { NodeWardenError, badInput } from '../core/errors.ts';
 import { runForeground } from '../lab/foreground.ts';
 import { LAB_GPU_HELP, runLabGpu } from './lab-gpu.ts';
-import { runLabOpenStack } from './lab-openstack.ts';
+import { openStackDirFrom, runLabOpenStack } from './lab-openstack.ts';
+import { DEFAULT_LAB_BOOT_DELAY_MS } from '../cloud/lab/lab-cloud.ts';
 import {
   execPlan,
   labDown,
@@ -23,12 +24,14 @@ import { loadKubeConfig } from '../kube/config.ts';
 import { DEFAULT_NODES, DEFAULT_SUBNET, MAX_NODES, MIN_NODES } from '../lab/topology.ts';
 import { EXIT_OK, intFlag, parseFlags, type Command, type Io } from './command.ts';
 import { LAB_CLOUD_USAGE, runLabCloud } from './lab-cloud.ts';
+import { LAB_HYPERVISOR_USAGE, runLabHypervisor } from './lab-hypervisor.ts';
 
 const help = `nodewarden lab — real network namespaces as Kubernetes nodes, for fault drills (root only)
 
 Usage:
   nodewarden lab up [--nodes ${DEFAULT_NODES}] [--subnet ${DEFAULT_SUBNET}] [--no-control-plane]
                     [--grace-period 50] [--toleration 300] [--api-port 16443] [--no-prometheus]
+                    [--openstack [--boot-delay ${DEFAULT_LAB_BOOT_DELAY_MS / 1000}]]
   nodewarden lab build-k8s
   nodewarden lab build-helm
   nodewarden lab workload seed
@@ -39,6 +42,7 @@ Usage:
   nodewarden lab fault <node> <fault> [argument]
   nodewarden lab heal <node> [fault]
 ${LAB_CLOUD_USAGE}
+${LAB_HYPERVISOR_USAGE}
   nodewarden lab down
   nodewarden lab openstack up|status|down   (see: nodewarden lab openstack --help)
 
@@ -114,6 +118,22 @@ Options:
                           (default 16443; a free one when taken)
   --no-prometheus         no Prometheus in the hub (GPU history then comes
                           from the agents' samples)
+  --openstack             back every node with a Nova server of the lab OpenStack
+                          (start it first: lab openstack up; NODEWARDEN_OPENSTACK_DIR).
+                          Each server boots on a Neutron port made for it; the
+                          Node's providerID is openstack:///<server id>. The lab
+                          hypervisor then applies Nova's actions to the nodes:
+                          os-stop powers a node off, os-start boots it, a reboot
+                          (SOFT or HARD) restarts it after the boot delay; a
+                          power-off fault or a heal is sent to Nova as a stop or
+                          start. A controller in the hub reaches Keystone, Nova
+                          and Neutron at 127.0.0.1 (bridged), so
+                            source <openstack dir>/member-openrc
+                            ip netns exec nw-hub nodewarden controller --cloud openstack …
+                          reboots nodes through the real Nova. lab down deletes
+                          the servers and their ports.
+  --boot-delay S          with --openstack: how long a node restarted through
+                          Nova stays down (default ${DEFAULT_LAB_BOOT_DELAY_MS / 1000})
 
 The lab directory (state.json, token, pki/, logs/, run/, prometheus/) is
 /var/lib/nodewarden/lab, or NODEWARDEN_LAB_DIR.
@@ -140,7 +160,8 @@ type Subcommand =
   | 'kmsg'
   | 'gpu'
   | 'openstack'
-  | 'cloud';
+  | 'cloud'
+  | 'hypervisor';
 const SUBCOMMANDS: readonly Subcommand[] = [
   'up',
   'status',
@@ -155,6 +176,7 @@ const SUBCOMMANDS: readonly Subcommand[] = [
   'gpu',
   'openstack',
   'cloud',
+  'hypervisor',
 ];
 
 function requireRoot(sub: string): void {
@@ -269,8 +291,23 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
         toleration: { type: 'string' },
         'api-port': { type: 'string' },
         'no-prometheus': { type: 'boolean', default: false },
+        openstack: { type: 'boolean', default: false },
+        'boot-delay': { type: 'string' },
       });
       noPositionals('up', positionals);
+      if (values['boot-delay'] !== undefined && !values.openstack) {
+        throw badInput(
+          '--boot-delay applies to lab up --openstack only',
+          'the lab cloud takes its boot delay per reboot (lab cloud <node> reboot --boot-delay S, controller --lab-boot-delay S)',
+        );
+      }
+      const bootDelayS = intFlag(
+        'boot-delay',
+        values['boot-delay'],
+        DEFAULT_LAB_BOOT_DELAY_MS / 1000,
+        0,
+        3_600,
+      );
       const grace = intFlag(
         'grace-period',
         values['grace-period'],
@@ -300,6 +337,9 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
         controlPlane: !values['no-control-plane'],
         prometheus: !values['no-prometheus'],
         apiPort,
+        ...(values.openstack
+          ? { openstack: { dir: openStackDirFrom(process.env), bootDelayMs: bootDelayS * 1000 } }
+          : {}),
         timing: {
           ...KUBERNETES_DEFAULT_TIMING,
           nodeMonitorGracePeriodSeconds: grace,
@@ -347,6 +387,8 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
       return runLabGpu(ctx, rest, io);
     case 'cloud':
       return runLabCloud(ctx, rest, io);
+    case 'hypervisor':
+      return runLabHypervisor(ctx, rest, io);
     case 'build-k8s':
     case 'build-helm':
     case 'openstack':

@@ -45,12 +45,16 @@ export async function forward(listen: Endpoint, to: Endpoint): Promise<Server> {
   return server;
 }
 
-/** `node api-bridge.js <listen> <to>`: runs until killed. */
+/** `node api-bridge.js <listen> <to> [<listen> <to>…]`: one forwarder per pair; runs until killed. */
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [listen, to] = process.argv.slice(2);
-  if (!listen || !to) {
-    process.stderr.write('usage: api-bridge <listen: /path | host:port> <to: /path | host:port>\n');
+  const args = process.argv.slice(2);
+  if (args.length === 0 || args.length % 2 !== 0) {
+    process.stderr.write(
+      'usage: api-bridge <listen: /path | host:port> <to: /path | host:port> [<listen> <to>…]\n',
+    );
     process.exit(2);
   }
-  await forward(parseEndpoint(listen), parseEndpoint(to));
+  for (let i = 0; i < args.length; i += 2) {
+    await forward(parseEndpoint(args[i] ?? ''), parseEndpoint(args[i + 1] ?? ''));
+  }
 }

@@ -190,6 +190,7 @@ function kubeCompanion(
     role?: string | undefined;
     'gpu-control'?: string | undefined;
     'gpu-preset'?: string | undefined;
+    'provider-id'?: string | undefined;
   },
 ): StandinCompanion[] {
   const server = values['api-server'];
@@ -231,7 +232,8 @@ function kubeCompanion(
             ip,
             labels: profile.labels,
             capacity: profile.capacity,
-            providerID: `openstack:///${labServerId(ip)}`,
+            // A Nova server's (lab up --openstack), else the lab cloud's server id for this address.
+            providerID: values['provider-id'] ?? `openstack:///${labServerId(ip)}`,
             podIpPrefix: `10.244.${octets[3] ?? '0'}`,
             ...(workload ? { workload } : {}),
           },
@@ -275,6 +277,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       // GPU nodes: the simulator's control file and preset (pods' load lands on its first device).
       'gpu-control': { type: 'string' },
       'gpu-preset': { type: 'string' },
+      'provider-id': { type: 'string' },
     },
     strict: true,
   });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describeError, NodeWardenError } from '../core/errors.ts';
+import { badInput, describeError, NodeWardenError } from '../core/errors.ts';
 import { runCommand } from '../host/command.ts';
 import {
   describeFault,
@@ -46,8 +46,12 @@ import {
   processState,
   startStandin,
   terminate,
+  waitListening,
   type ProcessState,
 } from './standin-process.ts';
+import { nodeScript, startDaemon } from './daemon.ts';
+import { PORTS } from './openstack/plan.ts';
+import { createNodeServers, deleteNodeServers } from './openstack/nodes.ts';
 import {
   labPaths,
   readState,
@@ -58,6 +62,7 @@ import {
   STATE_VERSION,
   type LabNodeState,
   type LabState,
+  type NovaServerRecord,
 } from './state.ts';
 import { KUBELET_PORT } from './kubelet-standin.ts';
 import { gpuSimRecord, startGpuSim } from './lab-gpu.ts';
@@ -124,6 +129,8 @@ export interface LabUpRequest {
   readonly apiPort?: number;
   /** Start Prometheus in the hub, scraping the GPU simulators and agents (default true). */
   readonly prometheus?: boolean;
+  /** Back every node with a Nova server of the lab OpenStack in this directory (needs the control plane). */
+  readonly openstack?: { readonly dir: string; readonly bootDelayMs: number };
 }
 
 export interface UpResult {
@@ -143,6 +150,12 @@ export interface UpResult {
 export async function labUp(ctx: LabContext, request: LabUpRequest): Promise<UpResult> {
   const started = performance.now();
   const plan = planLab(request.nodes, request.subnet);
+  if (request.openstack !== undefined && request.controlPlane === false) {
+    throw badInput(
+      'lab up --openstack needs the control plane: the Nodes carry the servers in their providerID',
+      'drop --no-control-plane',
+    );
+  }
   return withLabLock(ctx.dir, async () => {
     const existing = await readState(ctx.dir);
     const namespaces = await leftoverNamespaces();
@@ -181,7 +194,7 @@ export async function labUp(ctx: LabContext, request: LabUpRequest): Promise<UpR
       return { state, created: true, seconds: Number(seconds(started)) };
     } catch (error) {
       ctx.progress(`lab up failed (${describeError(error)}); removing what was made`);
-      await teardown(ctx.dir);
+      await teardown(ctx.dir, ctx.progress);
       throw error;
     }
   });
@@ -219,6 +232,106 @@ async function startLabControlPlane(
     await writeFile(join(run, `${name}.pid`), `${pid}\n`);
   }
   return controlPlane;
+}
+
+/**
+ * One Nova server per node (on a port made first), recorded in the state as
+ * they are made, so a failure part-way leaves `lab down` the list to delete.
+ */
+async function makeNovaServers(
+  ctx: LabContext,
+  state: LabState,
+  nodes: readonly LabNodeState[],
+  openstack: NonNullable<LabUpRequest['openstack']>,
+): Promise<LabState> {
+  const paths = labPaths(ctx.dir);
+  const made = new Map<string, NovaServerRecord>();
+  const record = async (): Promise<LabState> => {
+    const next: LabState = {
+      ...state,
+      openstack: {
+        dir: openstack.dir,
+        hypervisorPidFile: join(paths.run, 'hypervisor.pid'),
+        hypervisorLogFile: join(paths.logs, 'hypervisor.log'),
+        bootDelayMs: openstack.bootDelayMs,
+      },
+      nodes: state.nodes.map((n) => {
+        const server = made.get(n.name);
+        return server ? { ...n, novaServer: server } : n;
+      }),
+    };
+    await writeState(next);
+    return next;
+  };
+  try {
+    await createNodeServers(
+      openstack.dir,
+      nodes.map((n) => n.name),
+      made,
+      ctx.progress,
+    );
+  } finally {
+    await record();
+  }
+  return record();
+}
+
+/** Unix sockets under run/ that join the hub's 127.0.0.1:<port> to the root namespace's, per OpenStack API. */
+const OPENSTACK_BRIDGED = [PORTS.keystone, PORTS.nova, PORTS.neutron] as const;
+
+/**
+ * The hypervisor (root namespace, beside the lab OpenStack) and the bridges
+ * that let a controller in the hub reach Keystone, Nova and Neutron at the
+ * same 127.0.0.1 addresses the catalogue names. Pid files in run/.
+ */
+async function startOpenStackSide(
+  ctx: LabContext,
+  openstack: NonNullable<LabState['openstack']>,
+): Promise<void> {
+  const paths = labPaths(ctx.dir);
+  const socket = (port: number): string => join(paths.run, `openstack-${port}.sock`);
+  const hostPid = startDaemon({
+    argv: nodeScript(
+      'lab/api-bridge.js',
+      ...OPENSTACK_BRIDGED.flatMap((p) => [socket(p), `127.0.0.1:${p}`]),
+    ),
+    logFile: join(paths.logs, 'openstack-bridge-host.log'),
+  });
+  const hubPid = startDaemon({
+    argv: nodeScript(
+      'lab/api-bridge.js',
+      ...OPENSTACK_BRIDGED.flatMap((p) => [`127.0.0.1:${p}`, socket(p)]),
+    ),
+    logFile: join(paths.logs, 'openstack-bridge-hub.log'),
+    namespace: HUB_NAMESPACE,
+  });
+  await writeFile(join(paths.run, 'openstack-bridge-host.pid'), `${hostPid}\n`);
+  await writeFile(join(paths.run, 'openstack-bridge-hub.pid'), `${hubPid}\n`);
+  ctx.progress(
+    `OpenStack bridges: hub 127.0.0.1:{${OPENSTACK_BRIDGED.join(',')}} → root namespace (pids ${hubPid}, ${hostPid})`,
+  );
+  const pid = startDaemon({
+    argv: [
+      process.execPath,
+      NODEWARDEN_BIN,
+      'lab',
+      'hypervisor',
+      '--pid-file',
+      openstack.hypervisorPidFile,
+    ],
+    logFile: openstack.hypervisorLogFile,
+    env: { NODEWARDEN_LAB_DIR: ctx.dir },
+  });
+  await waitListening(
+    pid,
+    openstack.hypervisorPidFile,
+    openstack.hypervisorLogFile,
+    'lab hypervisor',
+    90_000,
+  );
+  ctx.progress(
+    `lab hypervisor: pid ${pid}, applying Nova's actions (boot delay ${openstack.bootDelayMs / 1000} s); log ${openstack.hypervisorLogFile}`,
+  );
 }
 
 async function build(ctx: LabContext, plan: LabPlan, request: LabUpRequest): Promise<LabState> {
@@ -327,6 +440,16 @@ async function build(ctx: LabContext, plan: LabPlan, request: LabUpRequest): Pro
     );
   }
 
+  if (request.openstack) {
+    step = performance.now();
+    state = await makeNovaServers(ctx, state, nodes, request.openstack);
+    for (const [i, node] of nodes.entries()) {
+      const made = state.nodes[i]?.novaServer;
+      if (made) nodes[i] = { ...node, novaServer: made };
+    }
+    ctx.progress(`nova servers: ${nodes.length} ACTIVE in ${seconds(step)} s`);
+  }
+
   step = performance.now();
   const pids = await Promise.all(
     nodes.map(async (node) => {
@@ -378,6 +501,7 @@ async function build(ctx: LabContext, plan: LabPlan, request: LabUpRequest): Pro
       `Prometheus: pid ${prometheus.pid}, ${prometheus.url} in ${plan.hub.namespace} (config ${prometheus.configFile}) in ${seconds(step)} s`,
     );
   }
+  if (state.openstack) await startOpenStackSide(ctx, state.openstack);
 
   // One ping from the hub to each node proves the bridge forwards before we say "up".
   const unreachable = (
@@ -428,7 +552,7 @@ async function pidFileProcesses(dir: string): Promise<number[]> {
  * files, and `ip netns pids` of each namespace — so a lab whose `up` crashed
  * half-way is cleaned as well. Running it twice is harmless.
  */
-async function teardown(dir: string): Promise<DownResult> {
+async function teardown(dir: string, progress: (line: string) => void): Promise<DownResult> {
   const started = performance.now();
   let state: LabState | null = null;
   try {
@@ -457,6 +581,15 @@ async function teardown(dir: string): Promise<DownResult> {
       },
     );
   }
+  const servers = (state?.nodes ?? []).flatMap((n) => (n.novaServer ? [n.novaServer] : []));
+  if (state?.openstack && servers.length > 0) {
+    const problems = await deleteNodeServers(state.openstack.dir, servers);
+    progress(
+      problems.length === 0
+        ? `nova servers: ${servers.length} deleted with their ports`
+        : `nova servers not all deleted: ${problems.join('; ')}`,
+    );
+  }
   // Node namespaces first: deleting them destroys their veth pairs, then the hub and its bridge go.
   const ordered = [
     ...namespaces.filter((n) => n !== HUB_NAMESPACE),
@@ -477,7 +610,7 @@ async function teardown(dir: string): Promise<DownResult> {
 }
 
 export async function labDown(ctx: LabContext): Promise<DownResult> {
-  const result = await withLabLock(ctx.dir, () => teardown(ctx.dir));
+  const result = await withLabLock(ctx.dir, () => teardown(ctx.dir, ctx.progress));
   const left = await leftoverNamespaces();
   if (left.length > 0) {
     throw new NodeWardenError('UNAVAILABLE', `namespaces survived lab down: ${left.join(', ')}`, {

@@ -110,6 +110,7 @@ export async function startStandin(
         ]
       : []),
     ...(node.gpu ? ['--gpu-control', node.gpu.controlFile, '--gpu-preset', node.gpu.preset] : []),
+    ...(node.novaServer ? ['--provider-id', `openstack:///${node.novaServer.serverId}`] : []),
   );
   const pid = startDaemon({ argv, logFile, namespace: node.namespace });
   await waitListening(pid, pidFile, logFile, `kubelet stand-in for ${node.name}`, waitMs);

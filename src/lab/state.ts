@@ -56,6 +56,25 @@ export interface LabNodeState extends PlannedNode {
   readonly gpu?: GpuSimRecord;
   /** The node as a cloud VM (power, reboot, console, actions); absent until first changed. */
   readonly vm?: LabVm;
+  /** The lab OpenStack's Nova server behind the node (`lab up --openstack`); its Node's providerID names it. */
+  readonly novaServer?: NovaServerRecord;
+}
+
+/** A Nova server made for a lab node, booted on a port made first (so an interface detach keeps it). */
+export interface NovaServerRecord {
+  readonly serverId: string;
+  readonly portId: string;
+}
+
+/** The lab OpenStack a lab was brought up with (`lab up --openstack`). */
+export interface LabOpenStackRecord {
+  /** The lab OpenStack's directory (its state, openrc files). */
+  readonly dir: string;
+  /** `lab hypervisor`, which applies Nova's actions to the nodes. */
+  readonly hypervisorPidFile: string;
+  readonly hypervisorLogFile: string;
+  /** How long a node restarted through Nova stays down before it boots. */
+  readonly bootDelayMs: number;
 }
 
 /** The node's VM record; a node nobody powered off or rebooted is running since the lab was made. */
@@ -82,6 +101,8 @@ export interface LabState {
   readonly controlPlane?: ControlPlaneState;
   /** Prometheus in the hub scraping the GPU simulators and agents; absent with lab up --no-prometheus. */
   readonly prometheus?: PrometheusRecord;
+  /** Present when the nodes are backed by the lab OpenStack's Nova servers. */
+  readonly openstack?: LabOpenStackRecord;
 }
 
 export interface LabPaths {

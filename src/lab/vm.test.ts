@@ -5,6 +5,7 @@ import {
   MAX_ACTIONS,
   poweredOff,
   rebootRefusal,
+  startPowerOn,
   startReboot,
   vmStatus,
   withAction,
@@ -81,5 +82,27 @@ describe('lab VM record', () => {
     expect(vm.actions).toHaveLength(MAX_ACTIONS);
     expect(vm.actions[0]?.action).toBe('reboot');
     expect(new Set(vm.actions.map((a) => a.requestId)).size).toBeGreaterThan(1);
+  });
+});
+
+describe('lab VM record: a start through Nova (lab up --openstack)', () => {
+  it('stays SHUTOFF with task powering-on until it boots, and takes no reboot meanwhile', () => {
+    const off = poweredOff(initialVm(t0), t1, 'u-admin', 'req-stop');
+    expect(off.actions.at(-1)).toMatchObject({
+      action: 'stop',
+      userId: 'u-admin',
+      requestId: 'req-stop',
+    });
+    const starting = startPowerOn(off, 'u-member', t1, 3_000, 'req-start');
+    expect(vmStatus(starting)).toEqual({
+      status: 'SHUTOFF',
+      powerState: 'SHUTDOWN',
+      vmState: 'stopped',
+      taskState: 'powering-on',
+    });
+    expect(starting.bootAt).toBe('2026-12-04T12:01:03.000Z');
+    expect(starting.actions.at(-1)).toMatchObject({ action: 'start', requestId: 'req-start' });
+    expect(rebootRefusal(starting, 'HARD')).toMatch(/task_state powering-on/);
+    expect(rebootRefusal(starting, 'SOFT')).toMatch(/task_state powering-on/);
   });
 });

@@ -11,8 +11,11 @@ import type { PowerState } from '../core/cloud.ts';
 
 export type LabPower = 'running' | 'shutoff';
 
-/** Nova's task states for the two reboot kinds, as the lab sets them. */
-export type LabTask = 'rebooting' | 'rebooting_hard';
+/**
+ * Nova's task states for the two reboot kinds, and `powering-on` for a
+ * start the lab hypervisor is booting (Nova's own answer while `os-start` runs).
+ */
+export type LabTask = 'rebooting' | 'rebooting_hard' | 'powering-on';
 
 export interface LabVmAction {
   /** `create`, `stop`, `start`, `reboot`. */
@@ -74,17 +77,21 @@ export function requestId(at: string, seq: number): string {
   return `req-1ab0c10d-${n}-4000-8000-${hex}`;
 }
 
-/** Appends an action, keeping the newest MAX_ACTIONS. */
+/**
+ * Appends an action, keeping the newest MAX_ACTIONS. `id` is the request id
+ * the cloud gave it (the lab hypervisor records Nova's); the lab makes one otherwise.
+ */
 export function withAction(
   vm: LabVm,
   action: string,
   userId: string | null,
   at: string,
   message: string | null = null,
+  id: string = requestId(at, vm.actions.length),
 ): LabVm {
   const entry: LabVmAction = {
     action,
-    requestId: requestId(at, vm.actions.length),
+    requestId: id,
     userId,
     startTime: at,
     message,
@@ -107,6 +114,9 @@ export function vmStatus(vm: LabVm): {
   vmState: string;
   taskState: string | null;
 } {
+  if (vm.task === 'powering-on') {
+    return { status: 'SHUTOFF', powerState: 'SHUTDOWN', vmState: 'stopped', taskState: vm.task };
+  }
   if (vm.task !== null) {
     return {
       status: vm.task === 'rebooting_hard' ? 'HARD_REBOOT' : 'REBOOT',
@@ -129,8 +139,8 @@ export function vmStatus(vm: LabVm): {
  */
 export function rebootRefusal(vm: LabVm, type: 'SOFT' | 'HARD'): string | null {
   if (type === 'HARD') {
-    return vm.task === 'rebooting_hard'
-      ? "Cannot 'reboot' instance while it is in task_state rebooting_hard"
+    return vm.task === 'rebooting_hard' || vm.task === 'powering-on'
+      ? `Cannot 'reboot' instance while it is in task_state ${vm.task}`
       : null;
   }
   if (vm.task !== null) return `Cannot 'reboot' instance while it is in task_state ${vm.task}`;
@@ -138,15 +148,19 @@ export function rebootRefusal(vm: LabVm, type: 'SOFT' | 'HARD'): string | null {
   return null;
 }
 
-/** A reboot accepted at `at`: the task set, the action recorded, boot due after `bootDelayMs`. */
+/**
+ * A reboot accepted at `at`: the task set, the action recorded (with the
+ * cloud's request id when it has one), boot due after `bootDelayMs`.
+ */
 export function startReboot(
   vm: LabVm,
   type: 'SOFT' | 'HARD',
   userId: string | null,
   at: string,
   bootDelayMs: number,
+  id?: string,
 ): LabVm {
-  const next = withAction(vm, 'reboot', userId, at);
+  const next = withAction(vm, 'reboot', userId, at, null, id);
   return {
     ...next,
     task: type === 'HARD' ? 'rebooting_hard' : 'rebooting',
@@ -173,13 +187,37 @@ export function booted(vm: LabVm, at: string, consoleEnd: number, wipedConsole: 
 }
 
 /**
+ * A start (`os-start`) accepted at `at`: the server stays shut off with task
+ * `powering-on` until the node boots, `bootDelayMs` later.
+ */
+export function startPowerOn(
+  vm: LabVm,
+  userId: string | null,
+  at: string,
+  bootDelayMs: number,
+  id?: string,
+): LabVm {
+  return {
+    ...withAction(vm, 'start', userId, at, null, id),
+    task: 'powering-on',
+    bootAt: new Date(Date.parse(at) + bootDelayMs).toISOString(),
+  };
+}
+
+/**
  * A guest that powered itself off: the hypervisor reports SHUTDOWN and Nova's
  * power-state sync stops the server with no user (`user_id: null`), as it
- * does for a guest that halted or lost power on its own.
+ * does for a guest that halted or lost power on its own. With a `userId`
+ * (and the cloud's request id): a stop somebody asked for (`os-stop`).
  */
-export function poweredOff(vm: LabVm, at: string): LabVm {
+export function poweredOff(
+  vm: LabVm,
+  at: string,
+  userId: string | null = null,
+  id?: string,
+): LabVm {
   return {
-    ...withAction(vm, 'stop', null, at),
+    ...withAction(vm, 'stop', userId, at, null, id),
     power: 'shutoff',
     task: null,
     bootAt: null,

@@ -35,6 +35,7 @@ import {
   actionInitiator,
   type CloudInstance,
   type CloudPort,
+  type CloudRequest,
   type CloudProvider,
   type GeneveReport,
   type InstanceAction,
@@ -43,9 +44,9 @@ import {
 } from '../../core/cloud.ts';
 import { badInput, describeError, NodeWardenError } from '../../core/errors.ts';
 import { silentLogger, type Logger } from '../../core/logger.ts';
-import { restoreNode } from '../../lab/faults.ts';
 import { ipIn, listLinks, setLink } from '../../lab/netns.ts';
-import { appendKernelLog, kmsgPath, stopNodeProcesses } from '../../lab/node-processes.ts';
+import { kmsgPath } from '../../lab/node-processes.ts';
+import { bootNode, haltNode } from '../../lab/power.ts';
 import { labServerId } from '../../lab/seed-cluster.ts';
 import {
   readState,
@@ -84,15 +85,6 @@ export const LAB_SUBNET_ID = '6e0d3a1c-0000-4000-8000-000000005b07';
 export function labPortId(ip: string): string {
   return labServerId(ip).replace(/^6e0d3a1c/, '9b0e7a2d');
 }
-
-const BOOT_LINES = [
-  'Linux version 6.1.0-lab (nodewarden lab) #1 SMP PREEMPT_DYNAMIC',
-  'Command line: BOOT_IMAGE=/vmlinuz root=LABEL=cloudimg-rootfs ro console=ttyS0',
-];
-const SOFT_REBOOT_LINES = [
-  'systemd-shutdown[1]: Syncing filesystems and block devices.',
-  'reboot: Restarting system',
-];
 
 interface LinkStats {
   readonly bytes?: number;
@@ -205,11 +197,11 @@ export class LabCloud implements CloudProvider {
     };
   }
 
-  async reboot(serverId: string, type: RebootType): Promise<void> {
+  async reboot(serverId: string, type: RebootType): Promise<CloudRequest> {
     if (type !== 'SOFT' && type !== 'HARD') {
       throw badInput(`reboot type ${String(type)} is not SOFT or HARD`, 'pass SOFT or HARD');
     }
-    const name = await withLabLock(this.#dir, async () => {
+    const { name, requestId } = await withLabLock(this.#dir, async () => {
       const { state, node } = await this.#server(serverId);
       const vm = vmOf(state, node);
       const refusal = rebootRefusal(vm, type);
@@ -217,14 +209,15 @@ export class LabCloud implements CloudProvider {
         throw new NodeWardenError('CONFLICT', refusal, { hint: rebootConflictHint(refusal) });
       }
       const at = new Date().toISOString();
-      if (type === 'SOFT' && !vm.panicked)
-        await appendKernelLog(state.dir, node, SOFT_REBOOT_LINES);
       // A soft reboot lets the guest's processes exit; a hard one is a reset.
-      await stopNodeProcesses(node, type === 'SOFT' ? 2_000 : 0);
-      await setLink(node.namespace, NODE_INTERFACE, 'down');
+      const halted = await haltNode(
+        state,
+        node,
+        type === 'SOFT' ? 2_000 : 0,
+        type === 'SOFT' && !vm.panicked,
+      );
       const next: LabNodeState = {
-        ...node,
-        kubelet: { ...node.kubelet, pid: null },
+        ...halted,
         vm: startReboot(vm, type, this.#actor, at, this.#bootDelayMs),
       };
       await writeState(withNode(state, next, new Date()));
@@ -234,9 +227,10 @@ export class LabCloud implements CloudProvider {
         actor: this.#actor,
         bootDelayMs: this.#bootDelayMs,
       });
-      return node.name;
+      return { name: node.name, requestId: next.vm?.actions.at(-1)?.requestId ?? null };
     });
     this.#scheduleBoot(name, type === 'HARD', this.#bootDelayMs);
+    return { requestId };
   }
 
   async ports(serverId: string): Promise<readonly CloudPort[]> {
@@ -318,8 +312,7 @@ export class LabCloud implements CloudProvider {
       const node = state.nodes.find((n) => n.name === name);
       // Healed (booted) by someone else meanwhile: nothing left to do.
       if (node === undefined || vmOf(state, node).task === null) return;
-      const { node: next } = await restoreNode(state, node, new Date(), wipeConsole);
-      await appendKernelLog(state.dir, node, BOOT_LINES);
+      const next = await bootNode(state, node, wipeConsole);
       await writeState(withNode(state, next, new Date()));
       this.#log.log('info', 'lab cloud: node booted', { node: name, pid: next.kubelet.pid });
     });
