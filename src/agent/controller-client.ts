@@ -10,6 +10,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { Clock } from '../core/clock.ts';
 import { describeError, NodeWardenError } from '../core/errors.ts';
+import { HttpRequestError, requestText } from '../host/http-request.ts';
 import {
   parsePlanResponse,
   parsePushResponse,
@@ -175,27 +176,27 @@ export class ControllerClient implements ControllerPort {
   ): Promise<{ status: number; body: string }> {
     const url = this.#url(what);
     const token = await this.#token();
-    const timeout = AbortSignal.timeout(this.#timeoutMs);
     let status: number;
     let body: string | null;
     try {
-      const response = await fetch(url, {
+      ({ status, body } = await requestText(url, {
         method,
-        signal: timeout,
-        redirect: 'error',
+        timeoutMs: this.#timeoutMs,
+        maxBytes: this.#maxBytes,
         headers: {
           authorization: `Bearer ${token}`,
           ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
           ...extraHeaders,
         },
         ...(payload === undefined ? {} : { body: JSON.stringify(payload) }),
-      });
-      status = response.status;
-      body = await bounded(response, this.#maxBytes);
+      }));
     } catch (error) {
-      const why = timeout.aborted
-        ? `no answer within ${this.#timeoutMs} ms`
-        : (causeCode(error) ?? describeError(error));
+      const why =
+        error instanceof HttpRequestError
+          ? error.reason === 'timeout'
+            ? `no answer within ${this.#timeoutMs} ms`
+            : error.reason
+          : describeError(error);
       throw new ControllerError(
         'unreachable',
         null,
@@ -255,31 +256,4 @@ function errorMessage(body: string): string {
     // Not the controller's JSON error: show the start of what came back.
   }
   return body.slice(0, 200).trim() || 'no body';
-}
-
-/** `ECONNREFUSED`, … from under fetch's "fetch failed" (an AggregateError when several addresses were tried). */
-function causeCode(error: unknown): string | undefined {
-  const cause = (error as { cause?: { code?: unknown; errors?: { code?: unknown }[] } } | undefined)
-    ?.cause;
-  if (typeof cause?.code === 'string') return cause.code;
-  const inner = cause?.errors?.[0]?.code;
-  return typeof inner === 'string' ? inner : undefined;
-}
-
-async function bounded(response: Response, max: number): Promise<string | null> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const chunk = (await reader.read()) as { done: boolean; value?: Uint8Array };
-    if (chunk.done || chunk.value === undefined) break;
-    size += chunk.value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(chunk.value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -7,6 +7,7 @@
 import { systemClock, type Clock } from '../core/clock.ts';
 import { badInput, describeError, NodeWardenError } from '../core/errors.ts';
 import { runCommand } from '../host/command.ts';
+import { HttpRequestError, requestText } from '../host/http-request.ts';
 import { parseDcgmMetrics } from './dcgm.ts';
 import type { GpuSnapshot } from './gpu-sample.ts';
 import {
@@ -189,35 +190,10 @@ export interface DcgmExporterSamplerOptions {
   readonly clock?: Clock;
 }
 
-/** Reads a body up to `maxBytes`; null when it is larger. */
-async function boundedText(response: Response, maxBytes: number): Promise<string | null> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const chunk = (await reader.read()) as { done: boolean; value?: Uint8Array };
-    if (chunk.done || chunk.value === undefined) break;
-    const value = chunk.value;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/** The error code under a failed fetch (`ECONNREFUSED`, …), if any. */
-function causeCode(error: unknown): string | undefined {
-  const cause = (error as { cause?: { code?: unknown } } | undefined)?.cause;
-  return typeof cause?.code === 'string' ? cause.code : undefined;
-}
-
 export class DcgmExporterSampler implements GpuSampler {
   readonly source = 'dcgm' as const;
   private readonly url: string;
+  private readonly target: URL;
   private readonly timeoutMs: number;
   private readonly maxBytes: number;
   private readonly clock: Clock;
@@ -239,6 +215,7 @@ export class DcgmExporterSampler implements GpuSampler {
       );
     }
     this.url = parsed.toString();
+    this.target = parsed;
     this.timeoutMs = options.timeoutMs ?? 3_000;
     this.maxBytes = options.maxBytes ?? 8 * 1024 * 1024;
     this.clock = options.clock ?? systemClock;
@@ -255,27 +232,24 @@ export class DcgmExporterSampler implements GpuSampler {
       failure,
       detail,
     });
-    const timeout = AbortSignal.timeout(this.timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     let text: string | null;
     let status: number;
     try {
-      const response = await fetch(this.url, { signal: combined, redirect: 'error' });
-      status = response.status;
-      text = await boundedText(response, this.maxBytes);
+      ({ status, body: text } = await requestText(this.target, {
+        timeoutMs: this.timeoutMs,
+        maxBytes: this.maxBytes,
+        ...(signal ? { signal } : {}),
+      }));
     } catch (error) {
-      if (timeout.aborted) {
+      const reason = error instanceof HttpRequestError ? error.reason : describeError(error);
+      if (reason === 'timeout') {
         return failed(
           'timeout',
           `DCGM exporter ${this.url} did not answer within ${this.timeoutMs} ms`,
         );
       }
-      if (signal?.aborted) return failed('failed', `scrape of ${this.url} was cancelled`);
-      const code = causeCode(error);
-      return failed(
-        'unreachable',
-        `DCGM exporter ${this.url} is unreachable: ${code ?? describeError(error)}`,
-      );
+      if (reason === 'aborted') return failed('failed', `scrape of ${this.url} was cancelled`);
+      return failed('unreachable', `DCGM exporter ${this.url} is unreachable: ${reason}`);
     }
     if (status !== 200) {
       return failed('failed', `DCGM exporter ${this.url} answered HTTP ${status}`);
