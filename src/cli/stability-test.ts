@@ -1,11 +1,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import { badInput, NodeWardenError } from '../core/errors.ts';
-import type { NodeSnapshot } from '../core/cluster.ts';
+import { badInput } from '../core/errors.ts';
 import {
   DEFAULT_STABILITY_THRESHOLDS,
-  loadPlan,
   STABILITY_PROFILES,
   type StabilityProfile,
 } from '../core/stability.ts';
@@ -15,9 +13,14 @@ import { loadKubeConfig } from '../kube/config.ts';
 import { kubeRequest } from '../kube/http.ts';
 import { toNode } from '../kube/map.ts';
 import { LinuxProber } from '../probe/linux-prober.ts';
-import { DEFAULT_IMAGE, gpuRequestFor, LOAD_PROGRAM, stabilityJob } from '../stability/job.ts';
+import { DEFAULT_IMAGE } from '../stability/job.ts';
 import { kubeLoadJobs } from '../stability/kube-jobs.ts';
-import { stabilityMarkdown, stabilityReportJson, stabilitySvg } from '../stability/report.ts';
+import {
+  DEFAULT_STABILITY_SETTINGS,
+  prepareStabilityTest,
+  stabilityAuditRecord,
+  type StabilityTestSettings,
+} from '../stability/prepare.ts';
 import { runStabilityTest } from '../stability/run.ts';
 import { openStore } from '../store/open.ts';
 import type { JsonValue } from '../store/port.ts';
@@ -85,17 +88,76 @@ export function durationFlag(name: string, value: string | undefined, fallbackMs
   return Math.round(Number(m[1]) * unit);
 }
 
-function percentFlag(value: string | undefined): number {
-  if (value === undefined) return 45.5;
+/** The test's settings as flags: `stability-test --profile …`, `controller --stability-profile …`. */
+export const STABILITY_SETTING_FLAGS = [
+  'profile',
+  'to',
+  'duration',
+  'baseline',
+  'steps',
+  'rate',
+  'max-loss',
+  'namespace',
+  'image',
+  'command',
+  'dcgm-url',
+] as const;
+
+/** parseArgs options for the settings flags, each named `prefix + name`. */
+export function stabilitySettingOptions(prefix: string): Record<string, { type: 'string' }> {
+  return Object.fromEntries(STABILITY_SETTING_FLAGS.map((f) => [prefix + f, { type: 'string' }]));
+}
+
+/**
+ * Reads the settings flags (named `prefix + name`) into settings; BAD_INPUT
+ * names the flag. Defaults: DEFAULT_STABILITY_SETTINGS.
+ */
+export function stabilitySettingsFromFlags(
+  values: Readonly<Record<string, string | boolean | string[] | undefined>>,
+  prefix = '',
+): StabilityTestSettings {
+  const get = (f: (typeof STABILITY_SETTING_FLAGS)[number]): string | undefined => {
+    const v = values[prefix + f];
+    return typeof v === 'string' ? v : undefined;
+  };
+  const d = DEFAULT_STABILITY_SETTINGS;
+  const profile = (get('profile') ?? d.profile) as StabilityProfile;
+  if (!STABILITY_PROFILES.includes(profile)) {
+    throw badInput(
+      `--${prefix}profile "${get('profile')}" is not one of ${STABILITY_PROFILES.join(', ')}`,
+      `pass --${prefix}profile ramp, steps or spike`,
+    );
+  }
+  const dcgmUrl = get('dcgm-url');
+  return {
+    profile,
+    toPercent: percentFlag(`${prefix}to`, get('to'), d.toPercent),
+    durationMs: durationFlag(`${prefix}duration`, get('duration'), d.durationMs),
+    baselineMs: durationFlag(`${prefix}baseline`, get('baseline'), d.baselineMs),
+    steps: intFlag(`${prefix}steps`, get('steps'), d.steps, 1, 100),
+    rateHz: intFlag(`${prefix}rate`, get('rate'), d.rateHz, 1, 20),
+    maxLossPct: intFlag(`${prefix}max-loss`, get('max-loss'), d.maxLossPct, 0, 100),
+    namespace: get('namespace') ?? d.namespace,
+    image: get('image') ?? d.image,
+    command: commandFlag(`${prefix}command`, get('command')) ?? d.command,
+    ...(dcgmUrl === undefined ? {} : { dcgmUrl }),
+  };
+}
+
+function percentFlag(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
   const n = Number(value.trim().replace(/%$/, ''));
   if (!Number.isFinite(n) || n <= 0 || n > 100) {
-    throw badInput(`--to "${value}" is not a percentage in (0, 100]`, 'pass e.g. --to 45.5%');
+    throw badInput(
+      `--${name} "${value}" is not a percentage in (0, 100]`,
+      `pass e.g. --${name} 45.5%`,
+    );
   }
   return n;
 }
 
-function commandFlag(value: string | undefined): string[] {
-  if (value === undefined) return ['python3', '-c', LOAD_PROGRAM];
+function commandFlag(name: string, value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
@@ -108,15 +170,12 @@ function commandFlag(value: string | undefined): string[] {
     !parsed.every((x) => typeof x === 'string')
   ) {
     throw badInput(
-      `--command is not a JSON array of strings: ${value}`,
-      `e.g. --command '["/load","--follow-plan"]' (the plan is in $NW_PLAN)`,
+      `--${name} is not a JSON array of strings: ${value}`,
+      `e.g. --${name} '["/load","--follow-plan"]' (the plan is in $NW_PLAN)`,
     );
   }
   return parsed;
 }
-
-const ready = (n: NodeSnapshot) =>
-  n.conditions.some((c) => c.type === 'Ready' && c.status === 'True');
 
 export const command: Command = {
   name: 'stability-test',
@@ -126,21 +185,11 @@ export const command: Command = {
   async run(argv, io) {
     const { values, positionals } = parseFlags('stability-test', argv, {
       node: { type: 'string' },
-      profile: { type: 'string' },
-      to: { type: 'string' },
-      duration: { type: 'string' },
-      baseline: { type: 'string' },
-      steps: { type: 'string' },
       reference: { type: 'string' },
-      rate: { type: 'string' },
-      'max-loss': { type: 'string' },
-      namespace: { type: 'string' },
-      image: { type: 'string' },
-      command: { type: 'string' },
-      'dcgm-url': { type: 'string' },
       kubeconfig: { type: 'string' },
       store: { type: 'string' },
       out: { type: 'string' },
+      ...stabilitySettingOptions(''),
     });
     if (positionals.length > 0) {
       throw badInput(
@@ -155,73 +204,17 @@ export const command: Command = {
         'e.g. nodewarden stability-test --node tkai-oks-md-1-193cfbbbb78b-zfz7s-bkqzq',
       );
     }
-    const profile = (values.profile ?? 'ramp') as StabilityProfile;
-    if (!STABILITY_PROFILES.includes(profile)) {
-      throw badInput(
-        `--profile "${values.profile}" is not one of ${STABILITY_PROFILES.join(', ')}`,
-        'pass --profile ramp, steps or spike',
-      );
-    }
-    const toPercent = percentFlag(values.to);
-    const durationMs = durationFlag('duration', values.duration, 600_000);
-    const baselineMs = durationFlag('baseline', values.baseline, 30_000);
-    const steps = intFlag('steps', values.steps, 5, 1, 100);
-    const rateHz = intFlag('rate', values.rate, 5, 1, 20);
-    const maxLoss = intFlag(
-      'max-loss',
-      values['max-loss'],
-      DEFAULT_STABILITY_THRESHOLDS.maxLossPct,
-      0,
-      100,
-    );
-    const plan = loadPlan({ profile, toPercent, durationMs, baselineMs, steps });
-    const loadCommand = commandFlag(values.command);
-    const namespace = values.namespace ?? 'default';
-
+    const settings = stabilitySettingsFromFlags(values);
     const { kc } = await loadKubeConfig(values.kubeconfig);
     const nodes = (
       await kubeRequest<{ items: unknown[] }>(kc, 'GET', '/api/v1/nodes', 15_000)
     ).items.map(toNode);
-    const node = nodes.find((n) => n.name === nodeName);
-    if (node === undefined) {
-      throw new NodeWardenError('NOT_FOUND', `no node ${nodeName} in the cluster`, {
-        hint: `nodes: ${nodes
-          .map((n) => n.name)
-          .slice(0, 8)
-          .join(', ')}`,
-      });
-    }
-    if (node.internalIP === null)
-      throw badInput(
-        `node ${nodeName} has no InternalIP to probe`,
-        'check kubectl get node -o wide',
-      );
-    const gpu = gpuRequestFor(node);
-    const referenceNode =
-      values.reference === undefined
-        ? (nodes
-            .filter((n) => n.name !== nodeName && ready(n) && n.internalIP !== null)
-            .sort((a, b) => (a.name < b.name ? -1 : 1))[0] ?? null)
-        : (nodes.find((n) => n.name === values.reference) ?? null);
-    if (values.reference !== undefined && referenceNode === null) {
-      throw badInput(
-        `--reference ${values.reference} is not a node of the cluster`,
-        'name another Ready node, or leave --reference out',
-      );
-    }
-    const dcgmUrl = values['dcgm-url'] ?? `http://${node.internalIP}:9400/metrics`;
-    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').toLowerCase();
-    const jobName = `nw-stability-${stamp}`.slice(0, 52);
-    const job = stabilityJob({
-      name: jobName,
-      namespace,
-      node: nodeName,
-      gpu,
-      image: values.image ?? DEFAULT_IMAGE,
-      command: loadCommand,
-      plan: { profile, toPercent, steps: plan },
-      activeDeadlineSeconds: Math.ceil(((plan[plan.length - 1]?.endMs ?? 0) + 120_000) / 1000),
-    }) as Record<string, unknown> & { metadata: { name: string; namespace: string } };
+    const { input, dcgmUrl } = prepareStabilityTest(
+      nodes,
+      nodeName,
+      { ...settings, ...(values.reference === undefined ? {} : { reference: values.reference }) },
+      Date.now(),
+    );
 
     const cancel = new AbortController();
     const onSignal = (signal: string) => {
@@ -235,24 +228,11 @@ export const command: Command = {
     let run;
     try {
       run = await runStabilityTest(
-        {
-          node: { name: nodeName, ip: node.internalIP },
-          reference: referenceNode?.internalIP
-            ? { name: referenceNode.name, ip: referenceNode.internalIP }
-            : null,
-          plan,
-          job,
-          thresholds: { ...DEFAULT_STABILITY_THRESHOLDS, maxLossPct: maxLoss },
-          rateHz,
-          probeTimeoutMs: 1_000,
-          port: 10250,
-          gpuEveryMs: 1_000,
-        },
+        input,
         {
           jobs: kubeLoadJobs(kc),
           prober: new LinuxProber(),
-          gpu:
-            dcgmUrl === 'none' ? null : new DcgmExporterSampler({ url: dcgmUrl, timeoutMs: 900 }),
+          gpu: dcgmUrl === null ? null : new DcgmExporterSampler({ url: dcgmUrl, timeoutMs: 900 }),
           logger: jsonLogger(undefined, 'info', { component: 'stability-test' }),
           progress: (line) => io.out(`${new Date().toISOString().slice(11, 19)}  ${line}\n`),
         },
@@ -262,9 +242,12 @@ export const command: Command = {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
     }
-    const report = stabilityReportJson(run);
-    const markdown = stabilityMarkdown(run);
-    const svg = stabilitySvg(run);
+    const record = stabilityAuditRecord(run, `user:${userInfo().username}`);
+    const { report, markdown, svg } = record.evidence as {
+      report: JsonValue;
+      markdown: string;
+      svg: string;
+    };
     io.out(`\n${markdown}`);
     if (values.out !== undefined) {
       const dir = resolve(values.out);
@@ -277,19 +260,8 @@ export const command: Command = {
     if (values.store !== undefined) {
       const store = await openStore(values.store);
       try {
-        const id = `stability-${nodeName}-${run.startedAt}`.slice(0, 256);
-        await store.appendAudit({
-          id,
-          incidentId: null,
-          at: run.endedAt,
-          actor: `user:${userInfo().username}`,
-          action: 'stability-test',
-          reason: run.result.summary,
-          evidence: { report, markdown, svg } as unknown as JsonValue,
-          result: run.result.verdict,
-          durationMs: Date.parse(run.endedAt) - Date.parse(run.startedAt),
-        });
-        io.out(`stored as audit record ${id}\n`);
+        await store.appendAudit(record);
+        io.out(`stored as audit record ${record.id}\n`);
       } finally {
         await store.close();
       }

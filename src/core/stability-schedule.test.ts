@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   decideStabilityRun,
+  matchesNodeSelector,
   nextCronTime,
   parseCron,
+  parseNodeSelector,
   type ScheduleState,
 } from './stability-schedule.ts';
 
@@ -106,5 +108,33 @@ describe('decideStabilityRun', () => {
     expect(
       decideStabilityRun(daily, { ...base, lastSlotMs: null, now: at('2025-08-25T03:05:00Z') }),
     ).toMatchObject({ run: null, reason: 'no slot due' });
+  });
+});
+
+describe('parseNodeSelector / matchesNodeSelector', () => {
+  it('every requirement must hold; != holds for an absent key, as in Kubernetes', () => {
+    const s = parseNodeSelector('node-role=mig, nvidia.com/gpu.product ,!skip,zone!=b');
+    expect(s).toEqual([
+      { op: 'equals', key: 'node-role', value: 'mig' },
+      { op: 'exists', key: 'nvidia.com/gpu.product' },
+      { op: 'absent', key: 'skip' },
+      { op: 'differs', key: 'zone', value: 'b' },
+    ]);
+    const gpu = { 'node-role': 'mig', 'nvidia.com/gpu.product': 'A100' };
+    expect(matchesNodeSelector(gpu, s)).toBe(true);
+    expect(matchesNodeSelector({ ...gpu, zone: 'a' }, s)).toBe(true);
+    expect(matchesNodeSelector({ ...gpu, zone: 'b' }, s)).toBe(false);
+    expect(matchesNodeSelector({ ...gpu, skip: '' }, s)).toBe(false);
+    expect(matchesNodeSelector({ 'node-role': 'mig' }, s)).toBe(false);
+    expect(parseNodeSelector('pool==gpu')).toEqual([{ op: 'equals', key: 'pool', value: 'gpu' }]);
+  });
+
+  it('names the part that is wrong', () => {
+    expect(() => parseNodeSelector(' , ')).toThrow('node selector " , " is empty');
+    expect(() => parseNodeSelector('pool in (a,b)')).toThrow(
+      '"pool in (a" is not a label requirement',
+    );
+    expect(() => parseNodeSelector('!pool=gpu')).toThrow('"!pool=gpu" is not a label requirement');
+    expect(() => parseNodeSelector('pool=a b')).toThrow('"pool=a b" is not a label requirement');
   });
 });

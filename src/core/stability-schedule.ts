@@ -4,6 +4,7 @@
  * tests from ever making an outage worse.
  */
 import { badInput } from './errors.ts';
+import { LABEL_KEY, LABEL_VALUE } from './plan.ts';
 
 /** A parsed `minute hour day-of-month month day-of-week` expression (UTC). */
 export interface CronSchedule {
@@ -119,7 +120,7 @@ export interface ScheduleState {
   readonly now: number;
   /** When the schedule last fired (the slot that was handled), null before the first. */
   readonly lastSlotMs: number | null;
-  /** GPU nodes selected for testing (`--stability-nodes`), in the order given. */
+  /** GPU nodes selected for testing (`--stability-selector`), in name order. */
   readonly candidates: readonly string[];
   /** Nodes that are Ready now. */
   readonly ready: ReadonlySet<string>;
@@ -193,4 +194,59 @@ export function decideStabilityRun(s: CronSchedule, state: ScheduleState): Sched
         ? `${oldest} was never tested`
         : `${oldest} was tested longest ago (${new Date(last).toISOString()})`,
   };
+}
+
+/** One requirement of a node label selector. */
+export type LabelRequirement =
+  | { readonly op: 'exists' | 'absent'; readonly key: string }
+  | { readonly op: 'equals' | 'differs'; readonly key: string; readonly value: string };
+
+/**
+ * Parses a Kubernetes equality-based label selector, every part required:
+ * `key`, `!key`, `key=value` (or `==`), `key!=value`, comma-separated — e.g.
+ * `nvidia.com/gpu.present=true,!nodewarden.io/no-stability-test`. BAD_INPUT
+ * names the part. Set-based forms (`in`, `notin`) are not supported.
+ */
+export function parseNodeSelector(text: string): readonly LabelRequirement[] {
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  const hint =
+    'write key, !key, key=value or key!=value, comma-separated (all must hold), e.g. node-role=mig';
+  if (parts.length === 0) throw badInput(`node selector "${text}" is empty`, hint);
+  return parts.map((part): LabelRequirement => {
+    const m = /^(!?)([^=!]+)(?:(==|=|!=)(.*))?$/.exec(part);
+    const key = m?.[2]?.trim() ?? '';
+    const value = m?.[4]?.trim();
+    if (
+      !m ||
+      !LABEL_KEY.test(key) ||
+      (value !== undefined && (!LABEL_VALUE.test(value) || m[1] === '!'))
+    ) {
+      throw badInput(`node selector "${text}": "${part}" is not a label requirement`, hint);
+    }
+    if (value === undefined) return { op: m[1] === '!' ? 'absent' : 'exists', key };
+    return { op: m[3] === '!=' ? 'differs' : 'equals', key, value };
+  });
+}
+
+/** Whether `labels` satisfy every requirement (Kubernetes' rule: `!=` holds for an absent key). */
+export function matchesNodeSelector(
+  labels: Readonly<Record<string, string>>,
+  selector: readonly LabelRequirement[],
+): boolean {
+  return selector.every((r) => {
+    const has = Object.hasOwn(labels, r.key);
+    switch (r.op) {
+      case 'exists':
+        return has;
+      case 'absent':
+        return !has;
+      case 'equals':
+        return has && labels[r.key] === r.value;
+      case 'differs':
+        return !has || labels[r.key] !== r.value;
+    }
+  });
 }
