@@ -14,6 +14,13 @@ import { checkZone } from '../diagnose/pipeline.ts';
 import { checkIp } from './diagnose.ts';
 import { REMEDIATION_MODES, type RemediationMode } from '../core/remediation-policy.ts';
 import { ownPod } from '../kube/leader-label.ts';
+import { parseCron, parseNodeSelector } from '../core/stability-schedule.ts';
+import type { StabilityScheduleOptions } from '../controller/stability-schedule.ts';
+import {
+  STABILITY_SETTING_FLAGS,
+  stabilitySettingOptions,
+  stabilitySettingsFromFlags,
+} from './stability-test.ts';
 
 /** Each value must be an http(s) URL (these are not secrets: Alertmanager, the public URL). */
 function checkUrls(flag: string, urls: readonly string[]): string[] {
@@ -45,6 +52,8 @@ Usage:
                         [--gateway IP] [--ovn-gateway IP] [--report-dir DIR]
                         [--notify-slack-url-file F] [--notify-alertmanager-url URL]
                         [--public-url URL]
+                        [--stability-schedule CRON [--stability-selector SEL]
+                         [--stability-profile P] [--stability-to P%] [--stability-duration D] …]
 
 Watches Nodes, node Leases, Pods and Node Events; probes every node at
 L2/L3/L4/L7 from here each second; opens an incident when a node goes Down
@@ -148,6 +157,24 @@ Options:
                           nodewarden.io/leader=true while this replica leads, so a
                           Service selecting the label sends agents to the leader
 
+Scheduled stability tests (docs/stability.md): with --stability-schedule the
+leader runs nodewarden stability-test itself at each slot of a five-field cron
+expression (UTC): on one selected GPU node at a time (the Ready, uncordoned
+one tested longest ago), never while an incident is open (the slot waits until
+it closes; an incident that opens mid-test stops the load at once), the load
+Job in --stability-namespace; results are stored like a manual run (audit
+action stability-test) and exported as nodewarden_stability_* metrics.
+
+  --stability-schedule CRON   "m h dom mon dow" in UTC, e.g. "30 3 * * 1-5", or @daily
+  --stability-selector SEL    which nodes: key, !key, key=value, key!=value, all must
+                              hold (default: every node offering nvidia.com/gpu or MIG)
+  --stability-namespace NS    where the load Job runs (default: --lease-namespace)
+  --stability-profile P, --stability-to P%, --stability-duration D,
+  --stability-baseline D, --stability-steps N, --stability-rate N,
+  --stability-max-loss P, --stability-image I, --stability-command JSON,
+  --stability-dcgm-url URL    as the same flags of nodewarden stability-test
+                              (defaults: ramp to 45.5% over 10m after a 30s baseline)
+
 The same port serves the HTTP API (/api/v1, OpenAPI at /api/v1/openapi.json) and
 the dashboard at /. Every API call needs a bearer token (no token file: every
 call is refused with 401).
@@ -209,6 +236,9 @@ export function parseControllerArgs(
     'notify-slack-url-file': { type: 'string', multiple: true },
     'notify-alertmanager-url': { type: 'string', multiple: true },
     'public-url': { type: 'string' },
+    'stability-schedule': { type: 'string' },
+    'stability-selector': { type: 'string' },
+    ...stabilitySettingOptions('stability-'),
   });
   if (positionals.length > 0)
     throw badInput(
@@ -259,6 +289,7 @@ export function parseControllerArgs(
       `--prometheus "${values.prometheus}" is not an http(s) URL`,
       'pass e.g. --prometheus http://10.62.0.1:9090',
     );
+  const stabilitySchedule = stabilityScheduleFrom(values, values['lease-namespace']);
   const options: ControllerOptions = {
     ...DEFAULT_CONTROLLER_OPTIONS,
     listen: values.listen,
@@ -294,6 +325,7 @@ export function parseControllerArgs(
     ...(ovnGateway === null ? {} : { ovnGateway }),
     ...(values['report-dir'] ? { reportDir: values['report-dir'] } : {}),
     ...(values['label-leader-pod'] ? { labelLeaderPod: ownPod(env) } : {}),
+    ...(stabilitySchedule === null ? {} : { stabilitySchedule }),
     notify: {
       slackUrlFiles: values['notify-slack-url-file'] ?? [],
       alertmanagerUrls: checkUrls(
@@ -308,6 +340,38 @@ export function parseControllerArgs(
     },
   };
   return { options, level: level as (typeof LEVELS)[number] };
+}
+
+/** The `--stability-*` flags; null without --stability-schedule (then no other may be given). */
+function stabilityScheduleFrom(
+  values: Readonly<Record<string, string | boolean | string[] | undefined>>,
+  controllerNamespace: string,
+): StabilityScheduleOptions | null {
+  const schedule = values['stability-schedule'];
+  if (typeof schedule !== 'string') {
+    const stray = ['selector', ...STABILITY_SETTING_FLAGS].find(
+      (f) => values[`stability-${f}`] !== undefined,
+    );
+    if (stray !== undefined)
+      throw badInput(
+        `--stability-${stray} is for scheduled stability tests`,
+        'add --stability-schedule "<cron>", e.g. --stability-schedule "30 3 * * 1-5"',
+      );
+    return null;
+  }
+  const selector = values['stability-selector'];
+  const settings = stabilitySettingsFromFlags(values, 'stability-');
+  return {
+    schedule: parseCron(schedule),
+    selector: typeof selector === 'string' ? parseNodeSelector(selector) : null,
+    settings: {
+      ...settings,
+      namespace:
+        typeof values['stability-namespace'] === 'string'
+          ? settings.namespace
+          : controllerNamespace,
+    },
+  };
 }
 
 export const command: Command = {

@@ -66,7 +66,8 @@ Options:
   --image I         load image (default ${DEFAULT_IMAGE}: PyTorch with CUDA)
   --command JSON    load command as a JSON array (default: python3 -c <a program that
                     allocates and touches memory following NW_PLAN, every 0.5 s>)
-  --dcgm-url URL    the node's DCGM exporter (default http://<node IP>:9400/metrics; none: do not sample)
+  --dcgm-url URL    the node's DCGM exporter, {ip} for its address (default
+                    http://{ip}:9400/metrics; none: do not sample)
   --kubeconfig K    as kubectl (default $KUBECONFIG, in-cluster, ~/.kube/config)
   --store URL       keep the report with the incidents (sqlite:<path> or postgres://…):
                     an audit record, action stability-test, the dashboard lists it

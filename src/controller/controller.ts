@@ -48,6 +48,8 @@ import { remediationIncidents, RemediationExecutor } from '../remediate/executor
 import { registerRemediationMetrics } from '../remediate/metrics.ts';
 import { loadPolicyFile } from '../remediate/policy-file.ts';
 import { incidentMetrics, withIncidentMetrics } from './incident-metrics.ts';
+import { startStabilitySchedule, type StabilityScheduleOptions } from './stability-schedule.ts';
+import type { StabilityScheduler } from '../stability/scheduler.ts';
 
 /**
  * `nodewarden controller`: the composition root. Watches the cluster,
@@ -109,6 +111,8 @@ export interface ControllerOptions {
   readonly cloudPollIntervalMs: number;
   /** Label this replica's pod `nodewarden.io/leader=true` while it leads (agents' Service selects it). */
   readonly labelLeaderPod?: LeaderPodLabelConfig;
+  /** Scheduled stability tests (`--stability-schedule`, docs/stability.md); absent: none. */
+  readonly stabilitySchedule?: StabilityScheduleOptions;
 }
 
 export const DEFAULT_CONTROLLER_OPTIONS: Omit<ControllerOptions, 'identity'> = {
@@ -151,6 +155,8 @@ export interface RunningController {
   readonly diagnoser: IncidentDiagnoser | null;
   /** Infrastructure monitoring of every node's instance, hypervisor and ports; null without a cloud. */
   readonly cloudMonitor: CloudMonitor | null;
+  /** Scheduled stability tests; null without --stability-schedule. */
+  readonly stability: StabilityScheduler | null;
 }
 
 export async function startController(
@@ -555,6 +561,27 @@ export async function startController(
   log.log('info', 'caches synced', { nodes: view.nodes().length, pods: view.pods().length });
   remediation.start();
   cloudMonitor?.start();
+  const stability =
+    opts.stabilitySchedule === undefined
+      ? null
+      : startStabilitySchedule(opts.stabilitySchedule, {
+          kc,
+          nodes: () => view.nodes(),
+          incidents: () => loop.incidents,
+          isLeader: () => elector.isLeader() && synced,
+          assertLeader: (action) => elector.assertLeader(action),
+          store,
+          registry,
+          actor: `controller/${opts.identity}`,
+          log: log.child({ component: 'stability' }),
+        });
+  stability?.start();
+  if (stability !== null) {
+    log.log('info', 'stability tests scheduled', {
+      schedule: opts.stabilitySchedule?.schedule.text,
+      candidates: stability.candidates(),
+    });
+  }
 
   return {
     port: ops.port,
@@ -565,7 +592,10 @@ export async function startController(
     cloud,
     diagnoser,
     cloudMonitor,
+    stability,
     async stop() {
+      // First: a running test's load Job is deleted while the API client still works.
+      await stability?.stop();
       await cloudMonitor?.stop();
       await remediation.stop();
       await loop.stop();

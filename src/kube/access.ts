@@ -39,12 +39,13 @@ export interface KubeAccess {
    * Granted only when the chart enables this feature: remediation writes
    * with `remediation.mode` approve or auto (not to detect or dry-run), TokenReview with `api.auth` tokenreview
    * (the HTTP API authenticating Kubernetes tokens), the leader label
-   * only with more than one replica.
+   * only with more than one replica, the stability tests' Jobs only with
+   * `stability.schedule` set.
    */
   readonly feature?: AccessFeature;
 }
 
-export type AccessFeature = 'remediation' | 'tokenReview' | 'leaderLabel';
+export type AccessFeature = 'remediation' | 'tokenReview' | 'leaderLabel' | 'stabilitySchedule';
 
 /** The leader-election Lease's fixed name (src/controller/controller.ts). */
 export const CONTROLLER_LEASE_NAME = 'nodewarden-controller';
@@ -144,6 +145,15 @@ export const CONTROLLER_ACCESS: readonly KubeAccess[] = [
     why: "two replicas: label the leader's own pod for the agents' Service, unlabel an old leader's",
   },
   {
+    module: 'src/stability/kube-jobs.ts',
+    apiGroup: 'batch',
+    resource: 'jobs',
+    verbs: ['create', 'get', 'delete'],
+    scope: { kind: 'release-namespace' },
+    feature: 'stabilitySchedule',
+    why: 'scheduled stability tests (--stability-schedule): create the GPU load Job, delete it with its pod (foreground) and read it until it is gone',
+  },
+  {
     module: 'src/server/api/auth.ts',
     apiGroup: 'authentication.k8s.io',
     resource: 'tokenreviews',
@@ -162,8 +172,6 @@ export const NOT_CONTROLLER_CALLERS: Readonly<Record<string, string>> = {
   'src/lab/': "the lab: root's admin kubeconfig on the lab's own control plane, never in a cluster",
   'src/cli/stability-test.ts':
     "nodewarden stability-test: an operator's command, with the operator's kubeconfig (not the controller's ServiceAccount)",
-  'src/stability/kube-jobs.ts':
-    'the load Jobs of nodewarden stability-test (same); rows and chart rules join when the controller schedules tests itself',
 };
 
 /** One RBAC rule as Kubernetes writes it, with where it applies. */

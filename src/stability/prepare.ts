@@ -31,7 +31,10 @@ export interface StabilityTestSettings {
   readonly namespace: string;
   readonly image: string;
   readonly command: readonly string[];
-  /** The node's DCGM exporter; undefined: `http://<node IP>:9400/metrics`; `none`: no sampling. */
+  /**
+   * The node's DCGM exporter, `{ip}` standing for the node's address;
+   * undefined: `http://{ip}:9400/metrics`; `none`: no sampling.
+   */
   readonly dcgmUrl?: string;
   /** The reference node; undefined: the first other Ready node by name. */
   readonly reference?: string;
@@ -113,7 +116,7 @@ export function prepareStabilityTest(
     plan: { profile: s.profile, toPercent: s.toPercent, steps: plan },
     activeDeadlineSeconds: Math.ceil(((plan[plan.length - 1]?.endMs ?? 0) + 120_000) / 1000),
   }) as StabilityRunInput['job'];
-  const dcgmUrl = s.dcgmUrl ?? `http://${node.internalIP}:9400/metrics`;
+  const dcgmUrl = (s.dcgmUrl ?? 'http://{ip}:9400/metrics').replaceAll('{ip}', node.internalIP);
   return {
     input: {
       node: { name: nodeName, ip: node.internalIP },

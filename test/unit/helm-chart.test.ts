@@ -57,6 +57,15 @@ const EVERYTHING: Loose = {
   controller: { antiAffinity: 'hard', extraArgs: ['--probe-timeout-ms', '3000'] },
   agent: { dcgmUrl: 'http://127.0.0.1:9400/metrics', uplink: 'ens3', nvidiaSmi: true },
   tokens: { admin: { existingSecret: 'nw-admin' }, read: { existingSecret: 'nw-read' } },
+  stability: {
+    schedule: '30 3 * * 1-5',
+    selector: 'node-role=mig,!nodewarden.io/no-stability-test',
+    profile: 'steps',
+    to: '50%',
+    duration: '5m',
+    command: ['/load', '--follow-plan'],
+    dcgmUrl: 'http://{ip}:9400/metrics',
+  },
   metrics: {
     serviceMonitor: { enabled: true, labels: { release: 'prom' } },
     prometheusRule: { enabled: true },
@@ -206,6 +215,29 @@ describe('remediation, cloud and diagnosis values', () => {
     expect(() => parsePolicyText(badText, 'policy.yaml')).toThrow(/maxConcurent/);
   });
 
+  it('a stability schedule reaches the controller as its flags, the Jobs in the release namespace', async () => {
+    const deploy = find(await renderChart(EVERYTHING), 'Deployment', controllerName);
+    const [, ...argv] = container(deploy).args ?? [];
+    const { options } = parseControllerArgs(argv, { POD_NAME: 'p', POD_NAMESPACE: NAMESPACE });
+    const s = options.stabilitySchedule;
+    expect(s?.schedule.text).toBe('30 3 * * 1-5');
+    expect(s?.selector).toHaveLength(2);
+    expect(s?.settings).toMatchObject({
+      profile: 'steps',
+      toPercent: 50,
+      durationMs: 300_000,
+      baselineMs: 30_000,
+      steps: 5,
+      maxLossPct: 1,
+      namespace: NAMESPACE,
+      command: ['/load', '--follow-plan'],
+      dcgmUrl: 'http://{ip}:9400/metrics',
+    });
+    // Without a schedule no flag is passed (the parser refuses stray --stability-* flags).
+    const plain = find(await renderChart(), 'Deployment', controllerName);
+    expect((container(plain).args ?? []).some((a) => a.startsWith('--stability-'))).toBe(false);
+  });
+
   it('OpenStack credentials come from the Secret as OS_* variables', async () => {
     const deploy = find(await renderChart(EVERYTHING), 'Deployment', controllerName);
     const c = container(deploy) as unknown as Loose;
@@ -260,6 +292,16 @@ describe('values that cannot work are refused with what to change', () => {
       'a number out of range',
       { controller: { probeIntervalMs: 5 } },
       "at '/controller/probeIntervalMs'",
+    ],
+    [
+      'a stability schedule that is not cron',
+      { stability: { schedule: 'every night' } },
+      "at '/stability/schedule'",
+    ],
+    [
+      'an unknown stability profile',
+      { stability: { schedule: '@daily', profile: 'wave' } },
+      "at '/stability/profile': value must be one of 'ramp', 'steps', 'spike'",
     ],
   ])('%s', async (_, values, message) => {
     const r = await runHelm(
@@ -387,6 +429,7 @@ describe('RBAC: exactly the calls the code makes', () => {
     ['two replicas (PostgreSQL): the leader label', POSTGRES, ['leaderLabel']],
     ['remediation approve', { remediation: { mode: 'approve' } }, ['remediation']],
     ['remediation dry-run writes nothing', { remediation: { mode: 'dry-run' } }, []],
+    ['stability schedule', { stability: { schedule: '@daily' } }, ['stabilitySchedule']],
     [
       'everything',
       {
@@ -395,7 +438,7 @@ describe('RBAC: exactly the calls the code makes', () => {
         api: { auth: 'tokenreview', adminSubjects: 'group:sre' },
         tokens: { admin: { existingSecret: 'nw-admin' } },
       },
-      ['leaderLabel', 'remediation', 'tokenReview'],
+      ['leaderLabel', 'remediation', 'tokenReview', 'stabilitySchedule'],
     ],
   ] as const)(
     'the chart grants what src/kube/access.ts lists, no more and no less: %s',
