@@ -70,7 +70,8 @@ Options:
                     http://{ip}:9400/metrics; none: do not sample)
   --kubeconfig K    as kubectl (default $KUBECONFIG, in-cluster, ~/.kube/config)
   --store URL       keep the report with the incidents (sqlite:<path> or postgres://…):
-                    an audit record, action stability-test, the dashboard lists it
+                    as an audit record, action stability-test (as the controller's
+                    scheduled runs are: controller --stability-schedule)
   --out DIR         also write stability.md, stability.json and stability.svg there
 
 Exit: 0 PASS, 1 FAIL or INCONCLUSIVE or the test could not run, 2 bad usage.
