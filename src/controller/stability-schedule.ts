@@ -18,13 +18,13 @@ import { collectedGauge } from '../server/gauge.ts';
 import { kubeLoadJobs } from '../stability/kube-jobs.ts';
 import {
   prepareStabilityTest,
-  STABILITY_AUDIT_ACTION,
   stabilityAuditRecord,
   type StabilityTestSettings,
 } from '../stability/prepare.ts';
+import { lastTested, listStabilityTests } from '../stability/stored.ts';
 import { runStabilityTest } from '../stability/run.ts';
 import { StabilityScheduler, type ScheduledVerdict } from '../stability/scheduler.ts';
-import type { AuditRecord, IncidentStore } from '../store/port.ts';
+import type { IncidentStore } from '../store/port.ts';
 
 /** `--stability-schedule` and the flags that go with it. */
 export interface StabilityScheduleOptions {
@@ -45,18 +45,6 @@ export interface StabilityScheduleDeps {
   readonly registry: Registry;
   readonly actor: string;
   readonly log: Logger;
-}
-
-/** When each node was last tested, from the stored runs (manual and scheduled alike). */
-export function lastTestedFrom(records: readonly AuditRecord[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const r of records) {
-    if (r.action !== STABILITY_AUDIT_ACTION) continue;
-    const node = (r.evidence as { report?: { node?: unknown } } | null)?.report?.node;
-    const at = Date.parse(r.at);
-    if (typeof node === 'string' && Number.isFinite(at)) out[node] = Math.max(out[node] ?? 0, at);
-  }
-  return out;
 }
 
 const VERDICTS: readonly ScheduledVerdict[] = ['pass', 'fail', 'inconclusive', 'error'];
@@ -95,7 +83,7 @@ export function startStabilitySchedule(
       d.assertLeader(`store the stability test of ${run.node}`);
       await d.store.appendAudit(stabilityAuditRecord(run, d.actor));
     },
-    history: async () => lastTestedFrom(await d.store.listAudit(null)),
+    history: async () => lastTested(await listStabilityTests(d.store)),
     log: d.log,
   });
 

@@ -327,3 +327,19 @@ export function evaluateStability(
     thresholds,
   };
 }
+
+/** A stored stability test as the API lists it (src/stability/stored.ts), newest first. */
+export interface StabilityTestSummary {
+  readonly id: string;
+  readonly node: string;
+  readonly startedAt: string;
+  readonly endedAt: string;
+  /** `user:<name>` (nodewarden stability-test) or `controller/<pod>` (the schedule). */
+  readonly actor: string;
+  readonly verdict: string;
+  readonly summary: string;
+  /** The plan step where trouble began; null when none. */
+  readonly troubleStep: number | null;
+  readonly troubleGpuPercent: number | null;
+  readonly durationMs: number;
+}

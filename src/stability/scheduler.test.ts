@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import type { NodeSnapshot } from '../core/cluster.ts';
 import { ManualClock } from '../core/clock.ts';
 import { silentLogger } from '../core/logger.ts';
-import { evaluateStability, loadPlan } from '../core/stability.ts';
 import { parseCron, parseNodeSelector } from '../core/stability-schedule.ts';
+import { stabilityRunFixture } from '../../test/support/stability-run.ts';
 import type { StabilityRun } from './run.ts';
 import { StabilityScheduler, type StabilitySchedulerDeps } from './scheduler.ts';
 
@@ -33,37 +33,6 @@ function node(
     allocatable: o.gpu === false ? { cpu: '16' } : MIG,
     createdAt: '2025-08-01T00:00:00Z',
   } as unknown as NodeSnapshot;
-}
-
-/** The run a test returns: passed, or inconclusive when cancelled. */
-function fakeRun(clock: ManualClock, nodeName: string, cancelled: boolean): StabilityRun {
-  const plan = loadPlan({
-    profile: 'spike',
-    toPercent: 45.5,
-    durationMs: 50_000,
-    baselineMs: 10_000,
-  });
-  const probes = [0, 30_000].map((atMs) => ({
-    atMs,
-    target: 'node' as const,
-    layer: 'L3' as const,
-    ok: true,
-    latencyMs: 1,
-  }));
-  const result = evaluateStability(plan, probes, [], undefined, cancelled ? 'cancelled' : null);
-  return {
-    node: nodeName,
-    reference: null,
-    job: 'default/nw-stability-x',
-    startedAt: new Date(clock.now()).toISOString(),
-    endedAt: new Date(clock.now()).toISOString(),
-    plan,
-    probes,
-    gpu: [],
-    gpuErrors: [],
-    result,
-    cleanup: 'Job default/nw-stability-x deleted',
-  };
 }
 
 function harness(over: Partial<StabilitySchedulerDeps> & { cron?: string; testMs?: number } = {}) {
@@ -94,7 +63,7 @@ function harness(over: Partial<StabilitySchedulerDeps> & { cron?: string; testMs
         world.cancelledBy.push(String((signal.reason as Error).message));
       });
       world.running -= 1;
-      return fakeRun(clock, n, signal.aborted);
+      return stabilityRunFixture(n, clock.now(), { cancelled: signal.aborted });
     },
     record: (run) => {
       world.recorded.push(run);
@@ -102,6 +71,8 @@ function harness(over: Partial<StabilitySchedulerDeps> & { cron?: string; testMs
     },
     history: () => Promise.resolve({}),
     log: silentLogger,
+    // Hours between idle decisions keep a simulated day cheap; the rules do not depend on it.
+    maxWaitMs: 3_600_000,
     ...over,
   });
   return { clock, world, scheduler };

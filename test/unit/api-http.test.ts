@@ -119,11 +119,31 @@ describe('HTTP API: routes', () => {
         )
         .replace('{step}', '0');
       const res = await call(path, { method: r.method, signal: AbortSignal.timeout(10_000) });
-      if (r.method === 'GET') expect({ path, status: res.status }).toEqual({ path, status: 200 });
+      // The demo runs no stability test: the route answers, the id is unknown
+      // (src/stability/stored.test.ts reads stored ones).
+      if (r.path.includes('/stability-tests/{id}'))
+        expect({ path, status: res.status }).toEqual({ path, status: 404 });
+      else if (r.method === 'GET')
+        expect({ path, status: res.status }).toEqual({ path, status: 200 });
       // Step 0 (capture-console) ran without approval: the ladder itself refuses with CONFLICT.
       else expect({ path, status: res.status }).toEqual({ path, status: 409 });
       await res.body?.cancel();
     }
+  });
+
+  it('stability tests: none in the demo; an unknown id and a bad format are named', async () => {
+    expect(await get('/api/v1/stability-tests?limit=5', READ)).toEqual({ tests: [] });
+    const missing = await call('/api/v1/stability-tests/stability-x/report', { token: READ });
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({
+      error: 'NOT_FOUND',
+      message: 'no stability test stability-x',
+    });
+    const bad = await call('/api/v1/stability-tests/stability-x/report?format=pdf', {
+      token: READ,
+    });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ param: 'query.format' });
   });
 
   it('status: demo mode, simulated clock, token auth', async () => {

@@ -35,7 +35,7 @@ const errors = (...codes: number[]): Record<string, Json> => {
     400: 'a parameter is wrong: `param` names it, `message` says what is wrong, `hint` what to send',
     401: 'no bearer token, or not a valid one',
     403: 'the token is valid but its role may not do this (approve needs admin)',
-    404: 'no such incident, remediation or step',
+    404: 'no such incident, remediation, step or stability test',
     405: 'the path exists with another method (see the Allow header)',
     409: 'the step is not waiting for approval (any more)',
     415: 'the body is not application/json',
@@ -245,6 +245,52 @@ export const OPENAPI_DOCUMENT: Json = {
         },
       },
     },
+    '/api/v1/stability-tests': {
+      get: {
+        operationId: 'listStabilityTests',
+        summary:
+          "Stored network-stability tests under GPU load (nodewarden stability-test --store, and the controller's --stability-schedule), newest first",
+        parameters: [
+          { name: 'node', in: 'query', required: false, schema: str },
+          {
+            name: 'limit',
+            in: 'query',
+            required: false,
+            schema: { type: 'integer', minimum: 1, maximum: 1000 },
+          },
+        ],
+        responses: {
+          '200': json(ref('StabilityTests'), 'stability tests'),
+          ...errors(400, 401, 403, 405),
+        },
+      },
+    },
+    '/api/v1/stability-tests/{id}/report': {
+      get: {
+        operationId: 'getStabilityReport',
+        summary: "One stability test's report: JSON (steps, series), Markdown, or the SVG chart",
+        parameters: [
+          idParam('id', 'stability test id (from the list)'),
+          {
+            name: 'format',
+            in: 'query',
+            required: false,
+            schema: { type: 'string', enum: ['json', 'md', 'svg'], default: 'json' },
+          },
+        ],
+        responses: {
+          '200': {
+            description: 'the report',
+            content: {
+              'application/json': { schema: { type: 'object' } },
+              'text/markdown': { schema: str },
+              'image/svg+xml': { schema: str },
+            },
+          },
+          ...errors(400, 401, 403, 404, 405),
+        },
+      },
+    },
     '/api/v1/remediations': {
       get: {
         operationId: 'listRemediations',
@@ -299,6 +345,22 @@ export const OPENAPI_DOCUMENT: Json = {
     },
     schemas: {
       Error: obj({ error: str, message: str, hint: str, 'param?': str }),
+      StabilityTests: obj({
+        tests: arrayOf(
+          obj({
+            id: str,
+            node: str,
+            startedAt: time,
+            endedAt: time,
+            actor: str,
+            verdict: { type: 'string', enum: ['pass', 'fail', 'inconclusive'] },
+            summary: str,
+            troubleStep: { type: ['integer', 'null'] },
+            troubleGpuPercent: numOrNull,
+            durationMs: { type: 'number' },
+          }),
+        ),
+      }),
       AuthMode: { type: 'string', enum: ['none', 'tokens', 'tokenreview'] },
       Status: obj({
         mode: { type: 'string', enum: ['controller', 'demo'] },

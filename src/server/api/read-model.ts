@@ -40,8 +40,14 @@ import type {
   NodesView,
   NodeView,
   RemediationsView,
+  StabilityTestsView,
   StatusView,
 } from './types.ts';
+import {
+  listStabilityTests,
+  stabilityTestReport,
+  type StabilityReportFormat,
+} from '../../stability/stored.ts';
 
 export type ReportFormat = 'md' | 'json';
 export type ReportLang = 'en' | 'ko';
@@ -69,6 +75,10 @@ export interface ApiReadModel {
     approver: string,
   ): Promise<Remediation>;
   subscribe(listener: EventListener, lastEventId?: number): () => void;
+  /** Stored stability tests (manual and scheduled), newest first. */
+  stabilityTests(query: { node?: string; limit?: number }): Promise<StabilityTestsView>;
+  /** One stored stability test's report; NOT_FOUND for an unknown id. */
+  stabilityTestReport(id: string, format: StabilityReportFormat): Promise<string>;
 }
 
 export interface LiveParts {
@@ -354,6 +364,14 @@ export class LiveReadModel implements ApiReadModel {
       new Date(this.parts.clock.now()).toISOString(),
     );
     return format === 'json' ? renderJson(input) + '\n' : renderMarkdown(input, lang);
+  }
+
+  async stabilityTests(query: { node?: string; limit?: number }): Promise<StabilityTestsView> {
+    return { tests: await listStabilityTests(this.parts.store, query) };
+  }
+
+  stabilityTestReport(id: string, format: StabilityReportFormat): Promise<string> {
+    return stabilityTestReport(this.parts.store, id, format);
   }
 
   remediations(): RemediationsView {

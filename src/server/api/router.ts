@@ -31,8 +31,15 @@ import type { NumberedEvent } from './events.ts';
 import { OPENAPI_DOCUMENT } from './openapi.ts';
 import type { ApiReadModel, Decision, ReportFormat, ReportLang } from './read-model.ts';
 import type { ApiEvent, Role, StatusView } from './types.ts';
+import type { StabilityReportFormat } from '../../stability/stored.ts';
 
 export const API_PREFIX = '/api/v1';
+
+const STABILITY_REPORT_TYPES: Record<StabilityReportFormat, string> = {
+  json: 'application/json; charset=utf-8',
+  md: 'text/markdown; charset=utf-8',
+  svg: 'image/svg+xml; charset=utf-8',
+};
 
 type Method = 'GET' | 'POST';
 
@@ -251,6 +258,18 @@ export const API_ROUTE_SPECS = [
     role: 'admin',
     query: [],
   },
+  {
+    method: 'GET',
+    path: `${API_PREFIX}/stability-tests`,
+    role: 'read',
+    query: ['node', 'limit'],
+  },
+  {
+    method: 'GET',
+    path: `${API_PREFIX}/stability-tests/{id}/report`,
+    role: 'read',
+    query: ['format'],
+  },
   { method: 'GET', path: `${API_PREFIX}/events`, role: 'read', query: ['access_token'] },
   { method: 'GET', path: `${API_PREFIX}/openapi.json`, role: null, query: [] },
 ] as const satisfies readonly ApiRouteSpec[];
@@ -343,6 +362,30 @@ export function createApi(options: ApiOptions): ApiServer {
           format === 'json' ? 'application/json; charset=utf-8' : 'text/markdown; charset=utf-8',
         'cache-control': 'no-store',
         'content-disposition': `${download ? 'attachment' : 'inline'}; filename="${file.replace(/[^\w.-]/g, '_')}"`,
+      });
+      res.end(body);
+    },
+    [`GET ${API_PREFIX}/stability-tests`]: async ({ res, url }) => {
+      const node = nodeParam(url);
+      const limit = limitParam(url);
+      json(
+        res,
+        200,
+        await model.stabilityTests({
+          ...(node === undefined ? {} : { node }),
+          ...(limit === undefined ? {} : { limit }),
+        }),
+      );
+    },
+    [`GET ${API_PREFIX}/stability-tests/{id}/report`]: async ({ res, url, params }) => {
+      const format =
+        oneOf<StabilityReportFormat>(url, 'format', ['json', 'md', 'svg'], 'json') ?? 'json';
+      const body = await model.stabilityTestReport(params['id'] ?? '', format);
+      res.writeHead(200, {
+        'content-type': STABILITY_REPORT_TYPES[format],
+        'cache-control': 'no-store',
+        // The SVG is our own rendering, but an image opened directly must not run script.
+        'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
       });
       res.end(body);
     },

@@ -5,6 +5,7 @@
  * (milliseconds) or `Seconds`. In the demo every time is on the simulated
  * clock: use `StatusView.now`, never the browser's clock, to age things.
  */
+import type { StabilityTestSummary } from '../../core/stability.ts';
 import type { Verdict } from '../../core/classify.ts';
 import type { ConditionStatus } from '../../core/cluster.ts';
 import type { Situation } from '../../core/detection-cluster.ts';
@@ -245,4 +246,9 @@ export interface ApiErrorBody {
   readonly hint: string;
   /** The parameter (`query.limit`, `path.id`, `body.reason`, `header.authorization`) that was wrong. */
   readonly param?: string;
+}
+
+/** `GET /api/v1/stability-tests`: stored stability tests, newest first (docs/stability.md). */
+export interface StabilityTestsView {
+  readonly tests: readonly StabilityTestSummary[];
 }
