@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { repoRoot } from './lab-harness.ts';
+import { inHub } from './lab-harness.ts';
 
 /**
  * `nodewarden controller` run the way an operator runs it in the lab: inside
@@ -27,12 +26,7 @@ export interface ControllerSpec {
 export function startController(spec: ControllerSpec): Controller {
   const child = spawn(
     'ip',
-    [
-      'netns',
-      'exec',
-      spec.hub,
-      process.execPath,
-      join(repoRoot, 'bin/nodewarden.js'),
+    inHub(spec.hub, [
       'controller',
       '--kubeconfig',
       spec.kubeconfig,
@@ -45,7 +39,7 @@ export function startController(spec: ControllerSpec): Controller {
       '--lease-namespace',
       'kube-system',
       ...(spec.extra ?? ['--listen', '127.0.0.1:0']),
-    ],
+    ]),
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let text = '';

@@ -15,7 +15,7 @@ import {
   until,
   type Controller,
 } from './controller-process.ts';
-import { labStatus, MIG, nodewardenOk, repoRoot } from './lab-harness.ts';
+import { inHub, labStatus, MIG, nodewardenOk } from './lab-harness.ts';
 
 /**
  * `nodewarden controller` against the lab's real control plane, run the way
@@ -177,12 +177,7 @@ describe.skipIf(lab.skip !== null)('nodewarden controller on the lab control pla
     await writeFile(file, kubeconfigYaml(server, pki.ca.cert, nobody, 'nobody'));
     const run = await runCommand(
       'ip',
-      [
-        'netns',
-        'exec',
-        hub,
-        process.execPath,
-        join(repoRoot, 'bin/nodewarden.js'),
+      inHub(hub, [
         'controller',
         '--kubeconfig',
         file,
@@ -190,7 +185,7 @@ describe.skipIf(lab.skip !== null)('nodewarden controller on the lab control pla
         'sqlite::memory:',
         '--listen',
         '127.0.0.1:0',
-      ],
+      ]),
       { timeoutMs: 30_000 },
     );
     expect(run.code).toBe(2);

@@ -10,7 +10,7 @@ import { accessGrants, CONTROLLER_ACCESS } from '../../src/kube/access.ts';
 import { defaultCacheDir, K8S_VERSION } from '../../src/lab/k8s-build.ts';
 import { openStore } from '../../src/store/open.ts';
 import { container, expandArgs, find, renderChart, type K8sObject } from '../support/helm.ts';
-import { labStatus, MIG, nodewardenOk, repoRoot } from './lab-harness.ts';
+import { inHub, labStatus, MIG, nodewardenOk } from './lab-harness.ts';
 
 /**
  * The chart against the lab's real API server: its ServiceAccounts and RBAC
@@ -149,18 +149,7 @@ describe.skipIf(lab.skip !== null)('the Helm chart on the lab control plane', ()
     expect(args).toContain('--lease-namespace');
     controller = spawn(
       'ip',
-      [
-        'netns',
-        'exec',
-        hub,
-        process.execPath,
-        join(repoRoot, 'bin/nodewarden.js'),
-        ...args,
-        '--kubeconfig',
-        kubeconfig,
-        '--identity',
-        'helm-test',
-      ],
+      inHub(hub, [...args, '--kubeconfig', kubeconfig, '--identity', 'helm-test']),
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     controller.stderr?.setEncoding('utf8').on('data', (c: string) => (logs += c));

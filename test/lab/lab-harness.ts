@@ -65,6 +65,15 @@ export async function buildDist(): Promise<void> {
   }
 }
 
+/**
+ * `ip` arguments that run `nodewarden <args>` inside the hub namespace, the
+ * only place that routes to the nodes. `ip netns exec` execs, so a child
+ * spawned with these has the CLI's own pid and a signal reaches it.
+ */
+export function inHub(hub: string, args: readonly string[]): string[] {
+  return ['netns', 'exec', hub, process.execPath, bin, ...args];
+}
+
 /** Runs `nodewarden <args>` with the test lab's directory. */
 export function nodewarden(
   dir: string,
