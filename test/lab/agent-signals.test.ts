@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { GpuSampleResult } from '../../src/gpu/gpu-sampler.ts';
+import { loadDiagnosis } from '../../src/diagnose/stored.ts';
 import { openStore } from '../../src/store/open.ts';
 import type { LastWords } from '../../src/store/port.ts';
 import {
@@ -21,6 +22,8 @@ import { BYSTANDER, labStatus, MIG, nodewardenOk, OBSERVER } from './lab-harness
  * - the MIG node's GPU ramp 0 → 45.5 % (its GPU simulator, read by its agent
  *   with --dcgm) and an Xid 79 kernel line arrive as last words before its
  *   link is cut;
+ * - the diagnosis at incident open reads that ramp back from the lab's
+ *   Prometheus (a --cloud lab controller uses it without --prometheus);
  * - link-down: its observers fail it at L2/L3 within seconds and the
  *   controller marks it Suspect/Down from the mesh long before its Lease
  *   (40 s) expires;
@@ -80,7 +83,17 @@ describe.skipIf(lab.skip !== null)('agent signals through the lab controller', (
       kubeconfig: status.controlPlane.labAdminKubeconfig,
       identity: 'signals',
       store: `sqlite:${db}`,
-      extra: ['--listen', ':9464', '--agent-token-file', join(lab.dir, 'token')],
+      // --cloud lab: the lab's controller, which reads GPU history from the lab's Prometheus.
+      extra: [
+        '--listen',
+        ':9464',
+        '--agent-token-file',
+        join(lab.dir, 'token'),
+        '--cloud',
+        'lab',
+        '--lab-dir',
+        lab.dir,
+      ],
     });
     const controller = c;
     await until('leader', 30_000, () =>
@@ -211,6 +224,37 @@ describe.skipIf(lab.skip !== null)('agent signals through the lab controller', (
       expect(Date.parse(suspect!.at)).toBeLessThan(lastRenew + LEASE_DURATION_MS);
     } finally {
       await store.close();
+    }
+
+    // The diagnosis at open read the GPU history from the lab's Prometheus, which saw the ramp.
+    const diagnosed = await until('the incident diagnosed', 60_000, () => {
+      const line = logLines(controller, 'incident diagnosed').find((l) => l['node'] === MIG_NODE);
+      return line ?? null;
+    });
+    const audit = await openStore(`sqlite:${db}`);
+    try {
+      const stored = await loadDiagnosis(audit, String(diagnosed['incident']));
+      const gpu = stored.evidence.find((e) => e.source === 'gpu');
+      process.stderr.write(`GPU evidence at open: ${gpu?.summary ?? 'none'}\n`);
+      expect(logLines(controller, 'gpu history')[0]).toMatchObject({
+        prometheus: 'http://10.62.0.1:9090',
+        from: 'lab state',
+      });
+      expect(gpu?.status).toBe('ok');
+      expect(gpu?.summary).toMatch(/^Prometheus \(DCGM\): 7 series \(GPU 0 MIG 7 /);
+      const data = gpu?.status === 'ok' && gpu.source === 'gpu' ? gpu.data : null;
+      expect(data?.origin).toBe('dcgm');
+      expect(data?.fallback).toBeUndefined();
+      const gi7 = data?.series.find((s) => s.migInstance === '7');
+      const points = gi7?.points ?? [];
+      // Each point is the last scrape of its 15 s step, stamped at the step's end: the one
+      // at or before the ramp's start holds only the idle GPU; a later one holds 45.5 %.
+      const before = points.filter((p) => Date.parse(p.at) <= rampAt).at(-1);
+      const after = points.filter((p) => Date.parse(p.at) > rampAt).map((p) => p.usedPct);
+      expect(before?.usedPct, JSON.stringify(points)).toBeLessThan(1);
+      expect(Math.max(...after), JSON.stringify(points)).toBeCloseTo(45.5, 0);
+    } finally {
+      await audit.close();
     }
   }, 180_000);
 });
