@@ -44,6 +44,16 @@ describe.skipIf(lab.skip !== null)('lab command', () => {
     }
     const table = await nodewardenOk(lab.dir, ['lab', 'status']);
     expect(table.stdout).toMatch(/tkai-oks-md-1-193cfbbbb78b-zfz7s-bkqzq\s+mig\s+10\.62\.0\.30/);
+    // Prometheus in the hub: the GPU simulator and the five agents as its targets (their health
+    // is Prometheus's latest scrape, so only the count is asserted here).
+    expect(status.prometheus).toMatchObject({
+      url: 'http://10.62.0.1:9090',
+      process: 'running',
+      targets: { total: 6 },
+    });
+    expect(table.stdout).toMatch(
+      /prometheus: pid \d+ running, http:\/\/10\.62\.0\.1:9090 \(in the hub\), targets \d\/6 up/,
+    );
   });
 
   it('exec runs inside the node namespace and passes the exit status through', async () => {
