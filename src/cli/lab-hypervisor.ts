@@ -10,7 +10,7 @@ import { readOpenrc } from '../lab/openstack/stack.ts';
 import { readState } from '../lab/state.ts';
 import { EXIT_OK, intFlag, parseFlags, type Io } from './command.ts';
 
-export const LAB_HYPERVISOR_USAGE = `  nodewarden lab hypervisor [--interval-ms 1000] [--pid-file F]
+export const LAB_HYPERVISOR_USAGE = `  nodewarden lab hypervisor [--interval-ms 2000] [--pid-file F]
                                     applies Nova's actions to the nodes (lab up --openstack runs it)`;
 
 /**
@@ -35,7 +35,7 @@ export async function runLabHypervisor(
       LAB_HYPERVISOR_USAGE,
     );
   }
-  const intervalMs = intFlag('interval-ms', values['interval-ms'], 1_000, 100, 60_000);
+  const intervalMs = intFlag('interval-ms', values['interval-ms'], 2_000, 100, 60_000);
   const state = await readState(ctx.dir);
   if (state?.openstack === undefined) {
     throw badInput(

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CloudInstance, InstanceAction } from '../core/cloud.ts';
+import type { CloudInstance, CloudRequest, InstanceAction } from '../core/cloud.ts';
 import { NodeWardenError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { hypervisorTick, type HypervisorCloud } from './hypervisor.ts';
@@ -39,9 +39,9 @@ class NovaStub implements HypervisorCloud {
   instanceActions(): Promise<readonly InstanceAction[]> {
     return Promise.resolve([...this.actions].reverse());
   }
-  powerAction(serverId: string, action: 'stop' | 'start'): Promise<void> {
+  powerAction(serverId: string, action: 'stop' | 'start'): Promise<CloudRequest> {
     this.calls.push(`${action} ${serverId}`);
-    return Promise.resolve();
+    return Promise.resolve({ requestId: `req-mirror-${this.calls.length}` });
   }
   add(action: string, requestId: string, startTime: string): void {
     this.actions.push({
@@ -155,19 +155,23 @@ describe('the lab hypervisor, one tick at a time', () => {
     expect(await hypervisorTick(options)).toMatchObject({ applied: 0 });
   });
 
-  it('sends a power-off made in the lab to Nova as a stop, and the echo is only recorded', async () => {
+  it('sends a power-off made in the lab to Nova as a stop, and never applies that stop again', async () => {
     await writePoweredOff();
     const nova = new NovaStub();
     const options = { dir, cloud: nova, bootDelayMs: 3_000, log };
     expect(await hypervisorTick(options)).toMatchObject({ mirrored: 1 });
     expect(nova.calls).toEqual([`stop ${SERVER}`]);
-    // Nova stopped it and lists the stop: recorded, no second call, the node stays off.
+    // Recorded at once under Nova's request id: when Nova lists that stop, it is not applied again.
+    expect((await vm()).actions.at(-1)).toMatchObject({
+      action: 'stop',
+      userId: 'lab-hypervisor',
+      requestId: 'req-mirror-1',
+    });
     nova.status = 'SHUTOFF';
-    nova.add('stop', 'req-mirror', '2026-12-04T12:01:01.000Z');
-    expect(await hypervisorTick(options)).toMatchObject({ applied: 1, mirrored: 0 });
+    nova.add('stop', 'req-mirror-1', '2026-12-04T12:01:01.000Z');
+    expect(await hypervisorTick(options)).toMatchObject({ applied: 0, mirrored: 0 });
     expect(nova.calls).toHaveLength(1);
     expect((await vm()).power).toBe('shutoff');
-    expect((await vm()).actions.at(-1)).toMatchObject({ action: 'stop', requestId: 'req-mirror' });
   });
 
   it('a start through Nova of a node that is off sets it booting after the delay', async () => {

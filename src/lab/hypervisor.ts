@@ -8,11 +8,12 @@
  * a `reboot` restarts it after the boot delay — and a node powered off or
  * booted in the lab is stopped or started in Nova, so both tell the same.
  */
-import type { CloudInstance, InstanceAction } from '../core/cloud.ts';
+import type { CloudInstance, CloudRequest, InstanceAction } from '../core/cloud.ts';
 import { describeError, NodeWardenError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { applyAction, planHypervisor, type HypervisorStep } from './hypervisor-plan.ts';
 import { bootNode, haltNode } from './power.ts';
+import { withAction } from './vm.ts';
 import {
   readState,
   vmOf,
@@ -27,7 +28,7 @@ import {
 export interface HypervisorCloud {
   instance(providerID: string): Promise<CloudInstance | null>;
   instanceActions(serverId: string): Promise<readonly InstanceAction[]>;
-  powerAction(serverId: string, action: 'stop' | 'start'): Promise<void>;
+  powerAction(serverId: string, action: 'stop' | 'start'): Promise<CloudRequest>;
 }
 
 export interface HypervisorOptions {
@@ -47,6 +48,9 @@ export interface TickResult {
   readonly failed: number;
 }
 
+/** The user recorded on the stops and starts the hypervisor sends to Nova for lab changes. */
+export const MIRROR_USER = 'lab-hypervisor';
+
 /** A clean ACPI shutdown gives the guest's processes this long (a soft reboot, os-stop). */
 const SHUTDOWN_GRACE_MS = 2_000;
 
@@ -58,6 +62,23 @@ async function requireState(dir: string): Promise<LabState> {
     });
   }
   return state;
+}
+
+/** Records a stop or start the hypervisor sent to Nova, by Nova's request id. */
+async function recordMirror(
+  dir: string,
+  name: string,
+  call: 'stop' | 'start',
+  requestId: string,
+): Promise<void> {
+  await withLabLock(dir, async () => {
+    const state = await requireState(dir);
+    const node = state.nodes.find((n) => n.name === name);
+    if (node === undefined) return;
+    const at = new Date().toISOString();
+    const vm = withAction(vmOf(state, node), call, MIRROR_USER, at, null, requestId);
+    await writeState(withNode(state, { ...node, vm }, new Date()));
+  });
 }
 
 /** Performs one apply step on the node; returns the node as the state should record it. */
@@ -153,7 +174,9 @@ export async function hypervisorTick(o: HypervisorOptions): Promise<TickResult> 
         return calls;
       });
       for (const m of mirrors) {
-        await o.cloud.powerAction(serverId, m.call);
+        const { requestId } = await o.cloud.powerAction(serverId, m.call);
+        // Recorded at once under Nova's request id, so the action it starts is not applied again.
+        if (requestId !== null) await recordMirror(o.dir, listed.name, m.call, requestId);
         mirrored += 1;
         o.log.log('info', 'lab power change sent to nova', {
           node: listed.name,

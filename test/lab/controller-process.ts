@@ -21,6 +21,8 @@ export interface ControllerSpec {
   readonly store: string;
   /** Default `--listen 127.0.0.1:0`. */
   readonly extra?: readonly string[];
+  /** Added to this process's environment (e.g. the OS_* of an openrc for --cloud openstack). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export function startController(spec: ControllerSpec): Controller {
@@ -40,7 +42,7 @@ export function startController(spec: ControllerSpec): Controller {
       'kube-system',
       ...(spec.extra ?? ['--listen', '127.0.0.1:0']),
     ]),
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...spec.env } },
   );
   let text = '';
   child.stderr?.setEncoding('utf8').on('data', (c: string) => (text += c));

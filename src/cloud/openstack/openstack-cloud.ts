@@ -135,6 +135,11 @@ interface CallOptions {
   readonly what: string;
 }
 
+/** The request id Nova answered with: the `request_id` of the instance action the request started. */
+function requestIdOf(res: HttpResponse): string | null {
+  return headerValue(res, 'x-openstack-request-id') ?? headerValue(res, 'x-compute-request-id');
+}
+
 export class OpenStackCloud implements CloudProvider {
   private readonly logger: Logger;
   private readonly transport: Transport;
@@ -277,8 +282,7 @@ export class OpenStackCloud implements CloudProvider {
       what,
     });
     this.expectAction(res, [202], what, rebootConflictHint);
-    const requestId =
-      headerValue(res, 'x-openstack-request-id') ?? headerValue(res, 'x-compute-request-id');
+    const requestId = requestIdOf(res);
     this.logger.log('info', 'reboot requested', { serverId: id, type, requestId });
     return { requestId };
   }
@@ -290,7 +294,7 @@ export class OpenStackCloud implements CloudProvider {
    * Nova records the action with the caller's user id — what tells a person's
    * stop from the power sync's.
    */
-  async powerAction(serverId: string, action: 'stop' | 'start'): Promise<void> {
+  async powerAction(serverId: string, action: 'stop' | 'start'): Promise<CloudRequest> {
     const id = requireUuid('server', serverId);
     const what = `${action} server ${id}`;
     const res = await this.call({
@@ -309,7 +313,9 @@ export class OpenStackCloud implements CloudProvider {
         (action === 'stop' ? 'stopped' : 'running') +
         ' or has a task in flight: read instance()',
     );
-    this.logger.log('info', `${action} requested`, { serverId: id });
+    const requestId = requestIdOf(res);
+    this.logger.log('info', `${action} requested`, { serverId: id, requestId });
+    return { requestId };
   }
 
   /** The ids of the ports Nova has attached to the server (`os-interface`). */
