@@ -25,7 +25,22 @@ import type { AgentMetrics } from './agent-metrics.ts';
 import { Backlog } from './backlog.ts';
 import { ControllerError, type ControllerPort } from './controller-client.ts';
 import type { PlanFile } from './plan-file.ts';
-import { clip, type Directive, type WireLayer, type WireResult } from './protocol.ts';
+import {
+  clip,
+  type Directive,
+  type ReferencePoint,
+  type ReferencesDirective,
+  type WireLayer,
+  type WireReferenceResult,
+  type WireResult,
+} from './protocol.ts';
+
+/** Probes one reference point from this node (src/probe/reference-probe.ts; a table in tests). */
+export type ReferenceProber = (
+  point: ReferencePoint,
+  timeoutMs: number,
+  signal: AbortSignal,
+) => Promise<ProbeResult>;
 
 export interface AgentSettings {
   readonly node: string;
@@ -59,6 +74,8 @@ export interface AgentDeps {
   readonly log: Logger;
   readonly metrics?: AgentMetrics;
   readonly planFile?: PlanFile;
+  /** Answers `probe-references` directives; without it they are ignored (and not advertised). */
+  readonly references?: ReferenceProber;
 }
 
 interface PeerState {
@@ -96,7 +113,15 @@ export class Agent {
   #startedAt = 0;
   readonly #seen: string[] = [];
   /** Counts for tests and logs; the metrics carry the same numbers. */
-  readonly stats = { l4: 0, full: 0, escalations: 0, pushed: 0, rejected: 0, directives: 0 };
+  readonly stats = {
+    l4: 0,
+    full: 0,
+    escalations: 0,
+    pushed: 0,
+    rejected: 0,
+    directives: 0,
+    references: 0,
+  };
 
   constructor(settings: AgentSettings, deps: AgentDeps) {
     this.node = settings.node;
@@ -393,11 +418,67 @@ export class Agent {
       if (this.#seen.length > SEEN_DIRECTIVES) this.#seen.shift();
       this.stats.directives += 1;
       this.#deps.metrics?.directives.inc();
+      if (d.kind === 'probe-references') {
+        void this.answerReferences(d);
+        continue;
+      }
       this.#log.log('info', 'probe-now directive', { id: d.id, target: d.target, ip: d.ip });
       void this.#fullProbe(d.target, d.ip, d.id).catch((error: unknown) =>
         this.#log.log('warn', 'probe-now could not run', { id: d.id, error: describeError(error) }),
       );
     }
+  }
+
+  /**
+   * Probes a directive's reference points (all at once, each under the
+   * directive's timeout) and posts the answer; one retry a second later when
+   * the controller could not be reached, never after the directive expires.
+   * Resolves true when the controller took the answer.
+   */
+  async answerReferences(d: ReferencesDirective): Promise<boolean> {
+    const prober = this.#deps.references;
+    if (prober === undefined) {
+      this.#log.log('warn', 'probe-references directive ignored: no reference prober', {
+        id: d.id,
+      });
+      return false;
+    }
+    this.#log.log('info', 'probe-references directive', {
+      id: d.id,
+      node: d.node,
+      points: d.points.map((p) => (p.port === undefined ? p.ip : `${p.ip}:${p.port}`)),
+    });
+    const results = await Promise.all(
+      d.points.map(async (point): Promise<WireReferenceResult> => {
+        try {
+          return wireReference(point, await prober(point, d.timeoutMs, this.#abort.signal));
+        } catch (error) {
+          return unprobedReference(point, this.#deps.clock.now(), describeError(error));
+        }
+      }),
+    );
+    for (let attempt = 1; attempt <= 2; attempt += 1) {
+      if (this.#abort.signal.aborted || this.#deps.clock.now() >= d.expiresAt) break;
+      try {
+        await this.#deps.controller.pushReferences({
+          node: this.node,
+          sentAt: this.#deps.clock.now(),
+          directive: d.id,
+          results,
+        });
+        this.stats.references += 1;
+        return true;
+      } catch (error) {
+        this.#log.log('warn', 'could not send the reference-point answer', {
+          id: d.id,
+          attempt,
+          error: describeError(error),
+        });
+        if (error instanceof ControllerError && error.failure !== 'unreachable') break;
+        await this.#deps.clock.sleep(1_000, this.#abort.signal).catch(() => undefined);
+      }
+    }
+    return false;
   }
 
   #countDrops(): void {
@@ -489,6 +570,51 @@ export class Agent {
   }
 }
 
+/** A reference point's probe as sent (L3, and L4 when it had a port). */
+function wireReference(point: ReferencePoint, result: ProbeResult): WireReferenceResult {
+  const startedAt = Date.parse(result.startedAt);
+  return {
+    ...point,
+    startedAt: Number.isFinite(startedAt) ? startedAt : 0,
+    durationMs: Math.max(0, result.durationMs),
+    healthy: result.verdict.healthy,
+    layers: result.layers
+      .filter((l) => l.layer === 'L3' || l.layer === 'L4')
+      .slice(0, 2)
+      .map(wireLayer),
+  };
+}
+
+/** A point the agent could not probe (bad address, missing tool): said so, never "failed". */
+function unprobedReference(point: ReferencePoint, now: number, why: string): WireReferenceResult {
+  return {
+    ...point,
+    startedAt: now,
+    durationMs: 0,
+    healthy: false,
+    layers: [
+      {
+        layer: 'L3',
+        status: 'skipped',
+        latencyMs: null,
+        command: clip(`ping -c 1 ${point.ip}`),
+        detail: clip(`not probed: ${why}`),
+      },
+    ],
+  };
+}
+
+function wireLayer(l: ProbeResult['layers'][number]): WireLayer {
+  return {
+    layer: l.layer,
+    status: l.status,
+    latencyMs: l.latencyMs,
+    command: clip(l.command),
+    detail: clip(l.detail),
+    ...(l.neighbourState === undefined ? {} : { neighbourState: l.neighbourState }),
+  };
+}
+
 /** A ProbeResult as sent: times in epoch ms, text cut to the protocol's limits. */
 export function wire(
   target: string,
@@ -496,14 +622,7 @@ export function wire(
   mode: 'l4' | 'full',
   directive?: string,
 ): WireResult {
-  const layers: WireLayer[] = result.layers.map((l) => ({
-    layer: l.layer,
-    status: l.status,
-    latencyMs: l.latencyMs,
-    command: clip(l.command),
-    detail: clip(l.detail),
-    ...(l.neighbourState === undefined ? {} : { neighbourState: l.neighbourState }),
-  }));
+  const layers: WireLayer[] = result.layers.map(wireLayer);
   const startedAt = Date.parse(result.startedAt);
   return {
     target,

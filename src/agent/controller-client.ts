@@ -17,7 +17,10 @@ import {
   type LastWordsBatch,
   type PlanResponse,
   type PushResponse,
+  type ReferencesAnswer,
   type ResultBatch,
+  AGENT_FEATURES_HEADER,
+  type AgentFeature,
 } from './protocol.ts';
 
 export type ControllerFailure = 'unreachable' | 'rejected' | 'too-large' | 'unauthorized';
@@ -40,6 +43,8 @@ export interface ControllerPort {
   getPlan(knownVersion: string | null): Promise<PlanResponse | null>;
   pushResults(batch: ResultBatch): Promise<PushResponse>;
   pushLastWords(batch: LastWordsBatch): Promise<void>;
+  /** An answer to a `probe-references` directive. */
+  pushReferences(answer: ReferencesAnswer): Promise<void>;
 }
 
 /** A token file re-read when it changes (projected service-account tokens rotate). */
@@ -98,6 +103,8 @@ export interface ControllerClientOptions {
   readonly timeoutMs?: number;
   /** Larger responses are refused. Default 1 MiB. */
   readonly maxResponseBytes?: number;
+  /** Named in every request's `x-nodewarden-agent-features` header. Default none. */
+  readonly features?: readonly AgentFeature[];
 }
 
 export class ControllerClient implements ControllerPort {
@@ -106,6 +113,7 @@ export class ControllerClient implements ControllerPort {
   readonly #token: () => Promise<string>;
   readonly #timeoutMs: number;
   readonly #maxBytes: number;
+  readonly #features: string;
 
   constructor(options: ControllerClientOptions) {
     let base: URL;
@@ -127,6 +135,7 @@ export class ControllerClient implements ControllerPort {
     this.#token = options.token;
     this.#timeoutMs = options.timeoutMs ?? 3_000;
     this.#maxBytes = options.maxResponseBytes ?? 1024 * 1024;
+    this.#features = (options.features ?? []).join(',');
   }
 
   async getPlan(knownVersion: string | null): Promise<PlanResponse | null> {
@@ -144,6 +153,10 @@ export class ControllerClient implements ControllerPort {
 
   async pushLastWords(batch: LastWordsBatch): Promise<void> {
     await this.#request('POST', 'last-words', batch);
+  }
+
+  async pushReferences(answer: ReferencesAnswer): Promise<void> {
+    await this.#request('POST', 'references', answer);
   }
 
   #url(what: string): URL {
@@ -186,6 +199,7 @@ export class ControllerClient implements ControllerPort {
         headers: {
           authorization: `Bearer ${token}`,
           ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(this.#features === '' ? {} : { [AGENT_FEATURES_HEADER]: this.#features }),
           ...extraHeaders,
         },
         ...(payload === undefined ? {} : { body: JSON.stringify(payload) }),

@@ -62,13 +62,74 @@ export interface ResultBatch {
 }
 
 /** Asks an observer to probe a target at every layer now. */
-export interface Directive {
+export interface ProbeNowDirective {
   readonly id: string;
   readonly kind: 'probe-now';
   readonly target: string;
   readonly ip: string;
   readonly requestedAt: number;
   readonly expiresAt: number;
+}
+
+/** Which infrastructure address a reference point is (core's `ReferenceProbe.kind`). */
+export type ReferencePointKind = 'gateway' | 'ovn-gateway';
+export const REFERENCE_POINT_KINDS: readonly ReferencePointKind[] = ['gateway', 'ovn-gateway'];
+
+/** One address to probe: L3 (ICMP echo) always, L4 (TCP connect) when a port is given. */
+export interface ReferencePoint {
+  readonly kind: ReferencePointKind;
+  readonly ip: string;
+  readonly port?: number;
+}
+
+/**
+ * Asks an observer to probe infrastructure reference points now (the node's
+ * gateway, the OVN gateway) while the controller diagnoses `node`: "the
+ * network is fine, the node is not" becomes a measurement from where the
+ * node was watched. Bounded: at most `LIMITS.maxReferencePoints` points,
+ * `timeoutMs` per layer within `LIMITS.referenceTimeoutMs`; answered once,
+ * on `POST /v1/agents/{observer}/references`, before `expiresAt`.
+ */
+export interface ReferencesDirective {
+  readonly id: string;
+  readonly kind: 'probe-references';
+  /** The node being diagnosed (for the logs; the points are what is probed). */
+  readonly node: string;
+  readonly points: readonly ReferencePoint[];
+  readonly timeoutMs: number;
+  readonly requestedAt: number;
+  readonly expiresAt: number;
+}
+
+export type Directive = ProbeNowDirective | ReferencesDirective;
+
+/**
+ * Sent by an agent in the `x-nodewarden-agent-features` request header: the
+ * controller hands `probe-references` directives only to agents that named
+ * it (an older agent would refuse the whole answer that carried one).
+ */
+export const AGENT_FEATURES_HEADER = 'x-nodewarden-agent-features';
+export type AgentFeature = 'probe-references';
+export const AGENT_FEATURES: readonly AgentFeature[] = ['probe-references'];
+
+/** One reference point as probed by an observer; `layers` holds L3, and L4 when a port was given. */
+export interface WireReferenceResult {
+  readonly kind: ReferencePointKind;
+  readonly ip: string;
+  readonly port?: number;
+  /** Agent clock, epoch ms. */
+  readonly startedAt: number;
+  readonly durationMs: number;
+  readonly healthy: boolean;
+  readonly layers: readonly WireLayer[];
+}
+
+/** `POST /v1/agents/{node}/references`: an observer's answer to one `probe-references` directive. */
+export interface ReferencesAnswer {
+  readonly node: string;
+  readonly sentAt: number;
+  readonly directive: string;
+  readonly results: readonly WireReferenceResult[];
 }
 
 /** The answer to a result push. */
@@ -120,6 +181,12 @@ export const LIMITS = {
   maxName: 253,
   maxDirectives: 64,
   maxTargets: 10_000,
+  /** Addresses in one `probe-references` directive (the gateway, the OVN gateway, a few more). */
+  maxReferencePoints: 4,
+  /** Per-layer timeout bounds of a `probe-references` directive, ms. */
+  referenceTimeoutMs: { min: 100, max: 5_000 },
+  /** A directive lives at most this long (requestedAt → expiresAt), ms. */
+  maxDirectiveLifeMs: 120_000,
 } as const;
 
 /** A body or a field that is not what the protocol says, with the path of the field. */
@@ -340,20 +407,97 @@ export function parseLastWordsBatch(value: unknown): LastWordsBatch {
   };
 }
 
-function directive(value: unknown, path: string): Directive {
-  const o = object(value, path, ['id', 'kind', 'target', 'ip', 'requestedAt', 'expiresAt']);
+function port(value: unknown, path: string): number {
+  const n = integer(value, path, 1);
+  if (n > 65_535) throw new ProtocolError(path, `${n} is not a TCP port (1–65535)`);
+  return n;
+}
+
+function referencePoint(value: unknown, path: string): ReferencePoint {
+  const o = object(value, path, ['kind', 'ip', 'port']);
+  const base = {
+    kind: oneOf(required(o, 'kind', path), join(path, 'kind'), REFERENCE_POINT_KINDS),
+    ip: ip(required(o, 'ip', path), join(path, 'ip')),
+  };
+  return o.port === undefined ? base : { ...base, port: port(o.port, join(path, 'port')) };
+}
+
+/** requestedAt and expiresAt of a directive: ordered, and not longer-lived than the limit. */
+function lifetime(o: Obj, path: string): { requestedAt: number; expiresAt: number } {
+  const requestedAt = integer(required(o, 'requestedAt', path), join(path, 'requestedAt'), 0);
+  const expiresAt = integer(required(o, 'expiresAt', path), join(path, 'expiresAt'), 0);
+  if (expiresAt <= requestedAt || expiresAt - requestedAt > LIMITS.maxDirectiveLifeMs) {
+    throw new ProtocolError(
+      join(path, 'expiresAt'),
+      `must be after requestedAt and at most ${LIMITS.maxDirectiveLifeMs} ms later (got ${expiresAt - requestedAt} ms)`,
+    );
+  }
+  return { requestedAt, expiresAt };
+}
+
+/** Every field any directive kind has; each kind then checks its own. */
+const DIRECTIVE_KEYS = [
+  'id',
+  'kind',
+  'target',
+  'ip',
+  'node',
+  'points',
+  'timeoutMs',
+  'requestedAt',
+  'expiresAt',
+];
+
+/** Validates one directive; the reference points' bounds are checked here, on both sides. */
+export function parseDirective(value: unknown, path: string): Directive {
+  const kind = oneOf(
+    required(object(value, path, DIRECTIVE_KEYS), 'kind', path),
+    join(path, 'kind'),
+    ['probe-now', 'probe-references'] as const,
+  );
+  if (kind === 'probe-now') {
+    const o = object(value, path, ['id', 'kind', 'target', 'ip', 'requestedAt', 'expiresAt']);
+    return {
+      id: string(required(o, 'id', path), join(path, 'id'), 64),
+      kind,
+      target: nodeName(required(o, 'target', path), join(path, 'target')),
+      ip: ip(required(o, 'ip', path), join(path, 'ip')),
+      ...lifetime(o, path),
+    };
+  }
+  const o = object(value, path, [
+    'id',
+    'kind',
+    'node',
+    'points',
+    'timeoutMs',
+    'requestedAt',
+    'expiresAt',
+  ]);
+  const points = array(
+    required(o, 'points', path),
+    join(path, 'points'),
+    LIMITS.maxReferencePoints,
+  ).map((p, i) => referencePoint(p, join(join(path, 'points'), i)));
+  if (points.length === 0) throw new ProtocolError(join(path, 'points'), 'is empty');
+  const timeoutMs = integer(required(o, 'timeoutMs', path), join(path, 'timeoutMs'), 0);
+  const { min, max } = LIMITS.referenceTimeoutMs;
+  if (timeoutMs < min || timeoutMs > max) {
+    throw new ProtocolError(join(path, 'timeoutMs'), `${timeoutMs} is outside ${min}–${max} ms`);
+  }
   return {
     id: string(required(o, 'id', path), join(path, 'id'), 64),
-    kind: oneOf(required(o, 'kind', path), join(path, 'kind'), ['probe-now'] as const),
-    target: nodeName(required(o, 'target', path), join(path, 'target')),
-    ip: ip(required(o, 'ip', path), join(path, 'ip')),
-    requestedAt: integer(required(o, 'requestedAt', path), join(path, 'requestedAt'), 0),
-    expiresAt: integer(required(o, 'expiresAt', path), join(path, 'expiresAt'), 0),
+    kind,
+    node: nodeName(required(o, 'node', path), join(path, 'node')),
+    points,
+    timeoutMs,
+    ...lifetime(o, path),
   };
 }
 
+
 function directives(value: unknown, path: string): readonly Directive[] {
-  return array(value, path, LIMITS.maxDirectives).map((d, i) => directive(d, join(path, i)));
+  return array(value, path, LIMITS.maxDirectives).map((d, i) => parseDirective(d, join(path, i)));
 }
 
 function assignment(value: unknown, path: string): ProbeAssignment {
@@ -396,6 +540,62 @@ export function parsePushResponse(value: unknown): PushResponse {
     planVersion: string(required(o, 'planVersion', ''), 'planVersion', 64),
     directives: directives(required(o, 'directives', ''), 'directives'),
   };
+}
+
+function referenceResult(value: unknown, path: string): WireReferenceResult {
+  const o = object(value, path, [
+    'kind',
+    'ip',
+    'port',
+    'startedAt',
+    'durationMs',
+    'healthy',
+    'layers',
+  ]);
+  const layers = array(required(o, 'layers', path), join(path, 'layers'), 2).map((l, i) =>
+    layer(l, join(join(path, 'layers'), i)),
+  );
+  for (const [i, l] of layers.entries()) {
+    if (l.layer !== 'L3' && l.layer !== 'L4') {
+      throw new ProtocolError(
+        join(join(join(path, 'layers'), i), 'layer'),
+        `a reference point is probed at L3 and L4 only, got ${l.layer}`,
+      );
+    }
+  }
+  const base = {
+    kind: oneOf(required(o, 'kind', path), join(path, 'kind'), REFERENCE_POINT_KINDS),
+    ip: ip(required(o, 'ip', path), join(path, 'ip')),
+    startedAt: integer(required(o, 'startedAt', path), join(path, 'startedAt'), 0),
+    durationMs: number(required(o, 'durationMs', path), join(path, 'durationMs'), 0),
+    healthy: boolean(required(o, 'healthy', path), join(path, 'healthy')),
+    layers,
+  };
+  return o.port === undefined ? base : { ...base, port: port(o.port, join(path, 'port')) };
+}
+
+/** Validates an observer's answer to a `probe-references` directive. */
+export function parseReferencesAnswer(value: unknown): ReferencesAnswer {
+  const o = object(value, '', ['node', 'sentAt', 'directive', 'results']);
+  return {
+    node: nodeName(required(o, 'node', ''), 'node'),
+    sentAt: integer(required(o, 'sentAt', ''), 'sentAt', 0),
+    directive: string(required(o, 'directive', ''), 'directive', 64),
+    results: array(required(o, 'results', ''), 'results', LIMITS.maxReferencePoints).map((r, i) =>
+      referenceResult(r, `results[${i}]`),
+    ),
+  };
+}
+
+/** The features an agent named in its request header; unknown words are ignored. */
+export function parseAgentFeatures(header: string | string[] | undefined): AgentFeature[] {
+  const text = Array.isArray(header) ? header.join(',') : (header ?? '');
+  return AGENT_FEATURES.filter((f) =>
+    text
+      .split(',')
+      .map((w) => w.trim())
+      .includes(f),
+  );
 }
 
 /** Cuts text to the protocol's limit, saying so. */

@@ -14,6 +14,8 @@ import { ConnectProber } from './connect-prober.ts';
 import { ControllerClient, TokenFile } from './controller-client.ts';
 import { LastWords } from './last-words.ts';
 import { PlanFile } from './plan-file.ts';
+import { AGENT_FEATURES } from './protocol.ts';
+import { probeReference } from '../probe/reference-probe.ts';
 
 export interface AgentProcessOptions extends AgentSettings {
   readonly controller: string;
@@ -47,6 +49,7 @@ export async function startAgent(opts: AgentProcessOptions, log: Logger): Promis
     node: opts.node,
     token: () => tokens.token(),
     timeoutMs: opts.requestTimeoutMs,
+    features: AGENT_FEATURES,
   });
   let agent: Agent | null = null;
   let lastWords: LastWords | null = null;
@@ -69,6 +72,7 @@ export async function startAgent(opts: AgentProcessOptions, log: Logger): Promis
     log,
     metrics,
     planFile: new PlanFile(opts.stateDir, log),
+    references: probeReference,
   });
   const gpu: GpuSampler | undefined =
     opts.dcgm !== null

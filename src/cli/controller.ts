@@ -11,7 +11,7 @@ import { intFlag, parseFlags, serveUntilSignal, type Command } from './command.t
 import { badInput } from '../core/errors.ts';
 import { parseCloudKind } from '../cloud/open-cloud.ts';
 import { checkZone } from '../diagnose/pipeline.ts';
-import { checkIp } from './diagnose.ts';
+import { checkReferenceAddress } from './diagnose.ts';
 import { REMEDIATION_MODES, type RemediationMode } from '../core/remediation-policy.ts';
 import { ownPod } from '../kube/leader-label.ts';
 import { parseCron, parseNodeSelector } from '../core/stability-schedule.ts';
@@ -49,7 +49,7 @@ Usage:
                         [--cloud-config clouds.yaml] [--os-cloud NAME]
                         [--lab-dir DIR] [--lab-boot-delay S] [--cloud-poll-interval S]
                         [--no-diagnose] [--zone ZONE] [--prometheus URL]
-                        [--gateway IP] [--ovn-gateway IP] [--report-dir DIR]
+                        [--gateway IP[:PORT]] [--ovn-gateway IP[:PORT]] [--report-dir DIR]
                         [--notify-slack-url-file F] [--notify-alertmanager-url URL]
                         [--public-url URL]
                         [--stability-schedule CRON [--stability-selector SEL]
@@ -143,8 +143,11 @@ Options:
                           so); default: with --cloud lab the lab's Prometheus
                           (lab up starts one on http://10.62.0.1:9090), else
                           the agents' samples alone
-  --gateway IP            the nodes' gateway, pinged as a reference point
-  --ovn-gateway IP        the OVN gateway (e.g. 100.64.0.1), pinged the same way
+  --gateway IP[:PORT]     the nodes' gateway, a reference point: at incident open up
+                          to 3 observers of the node (one per zone first) ping it,
+                          and with :PORT also connect to it; the controller pings
+                          it itself when no observer answers
+  --ovn-gateway IP[:PORT] the OVN gateway (e.g. 100.64.0.1), probed the same way
   --report-dir DIR        also write each diagnosis as <incident>.{en,ko}.md and .json
   --notify-slack-url-file F  a file holding Slack-compatible incoming-webhook URLs,
                           one per line (# comments): a file, because the URL is
@@ -282,8 +285,8 @@ export function parseControllerArgs(
       'add --cloud openstack',
     );
   checkZone(values.zone);
-  const gateway = checkIp('gateway', values.gateway);
-  const ovnGateway = checkIp('ovn-gateway', values['ovn-gateway']);
+  const gateway = checkReferenceAddress('gateway', values.gateway);
+  const ovnGateway = checkReferenceAddress('ovn-gateway', values['ovn-gateway']);
   if (values.prometheus !== undefined && !/^https?:\/\/[^/]/.test(values.prometheus))
     throw badInput(
       `--prometheus "${values.prometheus}" is not an http(s) URL`,

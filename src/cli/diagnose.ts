@@ -8,7 +8,8 @@ import { silentLogger } from '../core/logger.ts';
 import type { NetworkSources } from '../diagnose/collectors.ts';
 import { gpuHistoryOf } from '../diagnose/gpu-history.ts';
 import { adHocIncident, diagnose } from '../diagnose/pipeline.ts';
-import { pingFromHere } from '../diagnose/ping-reference.ts';
+import { probeReference } from '../probe/reference-probe.ts';
+import { parseReferenceAddress, type ReferenceAddress } from '../core/evidence.ts';
 import { recordDiagnosis } from '../diagnose/stored.ts';
 import { KubeClusterView } from '../kube/cluster-view.ts';
 import { loadKubeConfig } from '../kube/config.ts';
@@ -25,7 +26,7 @@ const help = `nodewarden diagnose — why is this node down? Evidence, root caus
 Usage:
   nodewarden diagnose <node> [--kubeconfig PATH] [--store URL] [--lang ko|en]
                              [--out DIR] [--zone Asia/Seoul] [--prometheus URL]
-                             [--gateway IP] [--ovn-gateway IP] [--timeout-ms N]
+                             [--gateway IP[:PORT]] [--ovn-gateway IP[:PORT]] [--timeout-ms N]
 
 Collects every source of evidence about <node> at once, each under its own
 timeout, printing each step as it finishes: Kubernetes (conditions, taints,
@@ -50,8 +51,10 @@ Options:
   --zone ZONE         IANA zone for report times (default Asia/Seoul)
   --prometheus URL    read DCGM GPU series (DCGM_FI_DEV_FB_USED/_FREE) here; with
                       --store, the agents' samples when it fails or holds none
-  --gateway IP        the node's gateway, pinged from here as a reference point
-  --ovn-gateway IP    the OVN gateway (e.g. 100.64.0.1), pinged the same way
+  --gateway IP[:PORT] the node's gateway, probed from here as a reference point:
+                      pinged, and with :PORT also connected to (nc -vz)
+  --ovn-gateway IP[:PORT]
+                      the OVN gateway (e.g. 100.64.0.1), probed the same way
   --timeout-ms N      per-layer probe timeout (default 3000)
 
 OpenStack is used when OS_AUTH_URL is set (OS_* variables as the openstack CLI
@@ -78,13 +81,29 @@ export function checkLang(value: string): Lang {
   return value as Lang;
 }
 
-export function checkIp(flag: string, value: string | undefined): string | null {
+/** `--gateway`/`--ovn-gateway`: `IP` or `IP:PORT` (`[IPv6]:PORT`); null when the flag is absent. */
+export function checkReferenceAddress(
+  flag: string,
+  value: string | undefined,
+): ReferenceAddress | null {
   if (value === undefined) return null;
-  try {
-    return validateTarget({ ip: value, port: 1, timeoutMs: 1000 }).ip;
-  } catch {
-    throw badInput(`--${flag} "${value}" is not an IP address`, `pass e.g. --${flag} 100.64.0.1`);
+  const parsed = parseReferenceAddress(value);
+  const valid = (() => {
+    if (parsed === null) return null;
+    try {
+      validateTarget({ ip: parsed.ip, port: parsed.port ?? 1, timeoutMs: 1000 });
+      return parsed;
+    } catch {
+      return null;
+    }
+  })();
+  if (valid === null) {
+    throw badInput(
+      `--${flag} "${value}" is not an IP address, nor IP:PORT`,
+      `pass e.g. --${flag} 100.64.0.1 (pinged), or --${flag} 10.62.0.1:6443 (pinged and connected to)`,
+    );
   }
+  return valid;
 }
 
 export const command: Command = {
@@ -120,8 +139,8 @@ export const command: Command = {
     }
     const lang = checkLang(values.lang);
     const timeoutMs = intFlag('timeout-ms', values['timeout-ms'], 3000, 100, 60_000);
-    const gateway = checkIp('gateway', values.gateway);
-    const ovnGateway = checkIp('ovn-gateway', values['ovn-gateway']);
+    const gateway = checkReferenceAddress('gateway', values.gateway);
+    const ovnGateway = checkReferenceAddress('ovn-gateway', values['ovn-gateway']);
     try {
       new Intl.DateTimeFormat('en-GB', { timeZone: values.zone });
     } catch {
@@ -167,7 +186,7 @@ export const command: Command = {
         observations: null,
         controller: new LinuxProber(),
         references: { gateway, ovnGateway },
-        pinger: (_observer, ip, ms, signal) => pingFromHere(ip, ms, signal),
+        pinger: (_observer, address, ms, signal) => probeReference(address, ms, signal),
       };
       const gpu = gpuHistoryOf(prometheus, store);
       const diagnosis = await diagnose(

@@ -1,3 +1,4 @@
+import type { ReferenceAddress } from '../core/evidence.ts';
 import { hostname } from 'node:os';
 import type { Gauge } from 'prom-client';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -102,9 +103,9 @@ export interface ControllerOptions {
   readonly prometheusUrl?: string;
   /** Where incident notifications go (docs/notifications.md); absent or empty: none. */
   readonly notify?: NotifyOptions;
-  /** Reference points pinged from the controller during diagnosis. */
-  readonly gateway?: string;
-  readonly ovnGateway?: string;
+  /** Reference points probed from the failed node's observers during diagnosis (the controller's own probe when none answers). */
+  readonly gateway?: ReferenceAddress;
+  readonly ovnGateway?: ReferenceAddress;
   /** Also write each diagnosis as en/ko/json report files here. */
   readonly reportDir?: string;
   /** How often the cloud monitor polls every node's instance, hypervisor and ports (with a cloud). */

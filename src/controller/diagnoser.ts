@@ -25,9 +25,16 @@ import { describeError, NodeWardenError } from '../core/errors.ts';
 import type { Incident } from '../core/incident.ts';
 import type { Logger } from '../core/logger.ts';
 import { probeVerdict, type Prober, type ProbeResult } from '../core/probe.ts';
-import type { NetworkSources, ReportedResult } from '../diagnose/collectors.ts';
+import type {
+  NetworkSources,
+  ObserverReferences,
+  ReportedResult,
+} from '../diagnose/collectors.ts';
+import type { ReferenceAddress, ReferenceProbe } from '../core/evidence.ts';
 import type { GpuHistory } from '../diagnose/gpu-history.ts';
-import { pingFromHere } from '../diagnose/ping-reference.ts';
+import { probeReference } from '../probe/reference-probe.ts';
+import { LIMITS, type ReferencePoint } from '../agent/protocol.ts';
+import type { ReceivedReference } from './references.ts';
 import { adHocIncident, diagnose, type Diagnosis } from '../diagnose/pipeline.ts';
 import { DIAGNOSIS_ACTION, recordDiagnosis } from '../diagnose/stored.ts';
 import type { IncidentStore } from '../store/port.ts';
@@ -43,8 +50,17 @@ export interface DiagnoserOptions {
   readonly probeNowWaitMs: number;
   /** Per-layer timeout of the collector's own probes. */
   readonly probeTimeoutMs: number;
-  /** The node's gateway and the OVN gateway, pinged from the controller as reference points. */
-  readonly references: { readonly gateway: string | null; readonly ovnGateway: string | null };
+  /**
+   * The node's gateway and the OVN gateway: probed by up to
+   * `referenceObservers` observers of the node (a probe-references
+   * directive), by the controller itself when none answers.
+   */
+  readonly references: {
+    readonly gateway: ReferenceAddress | null;
+    readonly ovnGateway: ReferenceAddress | null;
+  };
+  /** How many observers are asked to probe the reference points (one per zone first). */
+  readonly referenceObservers: number;
   /** Where en/ko/json report files go; null: none written (the store keeps the evidence). */
   readonly reportDir: string | null;
   /** The kubelet port probed at L4/L7. */
@@ -56,6 +72,7 @@ export const DEFAULT_DIAGNOSER_OPTIONS: Omit<DiagnoserOptions, 'actor'> = {
   probeNowWaitMs: 5_000,
   probeTimeoutMs: 3_000,
   references: { gateway: null, ovnGateway: null },
+  referenceObservers: 3,
   reportDir: null,
   kubeletPort: 10_250,
 };
@@ -84,6 +101,28 @@ export interface VerdictEvent {
 }
 
 export type VerdictListener = (event: VerdictEvent) => void;
+
+/** Kubernetes' well-known zone label: reference observers are spread across its values. */
+export const ZONE_LABEL = 'topology.kubernetes.io/zone';
+
+/** An observer's answer for one reference point as evidence (times on the controller's clock). */
+export function referenceProbe(observer: string, r: ReceivedReference): ReferenceProbe {
+  const layers = r.layers.map((l) => ({ ...l }));
+  return {
+    kind: r.kind,
+    target: r.ip,
+    observer,
+    result: {
+      target: r.ip,
+      port: r.port ?? 0,
+      startedAt: new Date(r.startedAt).toISOString(),
+      durationMs: r.durationMs,
+      layers,
+      verdict: probeVerdict(layers),
+    },
+    error: null,
+  };
+}
 
 /** A WireResult as the pipeline's ProbeResult (times on the controller's clock). */
 export function reportedResult(r: ReceivedResult, port: number): ReportedResult {
@@ -176,12 +215,15 @@ export class IncidentDiagnoser {
     const node = incident.nodes[0] ?? '';
     this.log.log('info', 'diagnosis started', { incident: incident.id, node, trigger });
     try {
-      if (incident.kind === 'node') await this.#probeNow(node);
+      const [, references] =
+        incident.kind === 'node'
+          ? await Promise.all([this.#probeNow(node), this.#observerReferences(node)])
+          : [undefined, null];
       const diagnosis = await diagnose(
         incident,
         {
           cluster: this.sources.view,
-          network: this.#network(),
+          network: this.#network(references),
           cloud: this.sources.cloud,
           gpu: this.sources.gpu,
           lastWords: store,
@@ -305,7 +347,64 @@ export class IncidentDiagnoser {
     });
   }
 
-  #network(): NetworkSources {
+  /**
+   * Asks up to `referenceObservers` observers of the node (heard from
+   * lately, one per zone first) to probe the reference points now, and waits
+   * (bounded, beside the probe-now wait) for their answers. Null when no
+   * reference point is configured; otherwise what was asked and answered,
+   * with a note when nothing came back (the collector then probes them from
+   * the controller and records why).
+   */
+  async #observerReferences(node: string): Promise<ObserverReferences | null> {
+    const { gateway, ovnGateway } = this.options.references;
+    const points: ReferencePoint[] = [
+      ...(gateway === null ? [] : [{ kind: 'gateway' as const, ...gateway }]),
+      ...(ovnGateway === null ? [] : [{ kind: 'ovn-gateway' as const, ...ovnGateway }]),
+    ];
+    if (points.length === 0) return null;
+    const mesh = this.sources.mesh;
+    if (mesh === null) return { asked: [], probes: [], note: 'no agents: the controller runs without the agent API' };
+    const { min, max } = LIMITS.referenceTimeoutMs;
+    const timeoutMs = Math.min(max, Math.max(min, this.options.probeTimeoutMs));
+    let id: string;
+    let asked: readonly string[];
+    try {
+      const status = mesh.requestReferences(node, points, timeoutMs, {
+        max: this.options.referenceObservers,
+        zoneOf: (o) => this.sources.view.node(o)?.labels[ZONE_LABEL] ?? null,
+      });
+      id = status.id;
+      asked = status.observers;
+    } catch (error) {
+      return { asked: [], probes: [], note: describeError(error) };
+    }
+    const deadline = Date.now() + this.options.probeNowWaitMs;
+    let status = mesh.references.status(id);
+    while (Date.now() < deadline && status !== undefined && status.pending.length > 0) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = mesh.references.status(id);
+    }
+    const answered = status?.answered ?? [];
+    const probes = answered.flatMap((a) => a.results.map((r) => referenceProbe(a.observer, r)));
+    const pending = status?.pending ?? asked;
+    if (pending.length > 0) {
+      this.log.log('info', 'reference points: some observers did not answer in time', {
+        node,
+        waitedMs: this.options.probeNowWaitMs,
+        pending,
+      });
+    }
+    return {
+      asked,
+      probes,
+      note:
+        probes.length > 0
+          ? null
+          : `asked ${asked.join(', ')} to probe the reference points; none answered within ${(this.options.probeNowWaitMs / 1000).toFixed(1)} s`,
+    };
+  }
+
+  #network(references: ObserverReferences | null): NetworkSources {
     const { mesh, prober, observations } = this.sources;
     const port = this.options.kubeletPort;
     return {
@@ -314,7 +413,8 @@ export class IncidentDiagnoser {
         mesh === null ? [] : mesh.evidence.fullResults(node).map((r) => reportedResult(r, port)),
       controller: prober,
       references: this.options.references,
-      pinger: (_observer, ip, ms, signal) => pingFromHere(ip, ms, signal),
+      observerReferences: references,
+      pinger: (_observer, address, ms, signal) => probeReference(address, ms, signal),
       pingerVantage: 'here',
     };
   }

@@ -28,8 +28,23 @@ import {
   type PlanOptions,
   type ProbePlan,
 } from '../core/plan.ts';
-import type { Directive, ResultBatch, WireResult } from '../agent/protocol.ts';
+import type {
+  AgentFeature,
+  Directive,
+  ProbeNowDirective,
+  ReferencePoint,
+  ReferencesAnswer,
+  ResultBatch,
+  WireResult,
+} from '../agent/protocol.ts';
 import type { ObservationSource } from './detection-loop.ts';
+import {
+  ReferenceQueue,
+  spreadAcrossZones,
+  type ReferenceAnswerOutcome,
+  type ReferenceQueueOptions,
+  type ReferencesStatus,
+} from './references.ts';
 
 export type PlanSettings = Omit<PlanOptions, 'generatedAt'>;
 
@@ -366,9 +381,9 @@ export class ProbeNowQueue {
   }
 
   /** Directives still waiting for `observer`'s answer. */
-  pendingFor(observer: string): Directive[] {
+  pendingFor(observer: string): ProbeNowDirective[] {
     const now = this.clock.now();
-    const out: Directive[] = [];
+    const out: ProbeNowDirective[] = [];
     for (const req of this.#requests.values()) {
       if (req.expiresAt <= now || req.answers.has(observer) || !req.observers.includes(observer)) {
         continue;
@@ -418,6 +433,7 @@ export interface AgentMeshOptions {
   readonly plan?: PlanSettings;
   readonly observations?: MeshObservationsOptions;
   readonly probeNow?: ProbeNowOptions;
+  readonly references?: ReferenceQueueOptions;
   /** How often the plan inputs are checked and old observations pruned. Default 1 s. */
   readonly housekeepingMs?: number;
 }
@@ -427,7 +443,12 @@ export interface AgentContact {
   readonly at: number;
   readonly planVersion: string | null;
   readonly dropped: number;
+  /** What the agent said it can do (`x-nodewarden-agent-features`). */
+  readonly features: readonly AgentFeature[];
 }
+
+/** Observers heard from longer ago than this are not asked to probe reference points. */
+const REFERENCE_CONTACT_MS = 15_000;
 
 /**
  * The mesh as the controller runs it: plan, observations, probe-now, and
@@ -438,6 +459,7 @@ export class AgentMesh implements ObservationSource {
   readonly plans: PlanServer;
   readonly evidence: MeshObservations;
   readonly probeNow: ProbeNowQueue;
+  readonly references: ReferenceQueue;
   readonly #contacts = new Map<string, AgentContact>();
   readonly #housekeepingMs: number;
   #timer: Timer | null = null;
@@ -455,6 +477,7 @@ export class AgentMesh implements ObservationSource {
       options.observations,
     );
     this.probeNow = new ProbeNowQueue(clock, options.probeNow);
+    this.references = new ReferenceQueue(clock, options.references);
     this.#housekeepingMs = options.housekeepingMs ?? 1_000;
   }
 
@@ -486,19 +509,75 @@ export class AgentMesh implements ObservationSource {
     this.evidence.prune();
   }
 
-  /** Plan for an agent, plus what it should do now. */
-  planFor(observer: string): { plan: AgentPlan; directives: Directive[] } {
-    this.#contact(observer, null);
-    return { plan: this.plans.planFor(observer), directives: this.probeNow.pendingFor(observer) };
+  /**
+   * Plan for an agent, plus what it should do now. `features`: what the
+   * agent's request header named (undefined keeps what it said before).
+   */
+  planFor(
+    observer: string,
+    features?: readonly AgentFeature[],
+  ): { plan: AgentPlan; directives: Directive[] } {
+    this.#contact(observer, null, features);
+    return { plan: this.plans.planFor(observer), directives: this.#directivesFor(observer) };
   }
 
   /** Ingests a batch from `observer` (already authenticated and validated). */
-  ingest(observer: string, batch: ResultBatch): IngestOutcome & { directives: Directive[] } {
-    this.#contact(observer, batch);
+  ingest(
+    observer: string,
+    batch: ResultBatch,
+    features?: readonly AgentFeature[],
+  ): IngestOutcome & { directives: Directive[] } {
+    this.#contact(observer, batch, features);
     const outcome = this.evidence.ingest(observer, batch, (full) => {
       this.probeNow.answer(observer, full.receivedAt, full.result);
     });
-    return { ...outcome, directives: this.probeNow.pendingFor(observer) };
+    return { ...outcome, directives: this.#directivesFor(observer) };
+  }
+
+  /**
+   * Asks up to `max` observers of `node` — heard from in the last 15 s, able
+   * to probe reference points, one per zone first (`zoneOf`) — to probe
+   * `points` now. UNAVAILABLE when no observer qualifies (the caller falls
+   * back to its own probe); BAD_INPUT for points or a timeout out of bounds.
+   */
+  requestReferences(
+    node: string,
+    points: readonly ReferencePoint[],
+    timeoutMs: number,
+    options: { readonly max?: number; readonly zoneOf?: (observer: string) => string | null } = {},
+  ): ReferencesStatus {
+    this.plans.refresh();
+    const now = this.clock.now();
+    const able = this.plans.observersOf(node).filter((o) => {
+      const contact = this.#contacts.get(o);
+      return (
+        contact !== undefined &&
+        now - contact.at <= REFERENCE_CONTACT_MS &&
+        contact.features.includes('probe-references')
+      );
+    });
+    if (able.length === 0) {
+      throw new NodeWardenError(
+        'UNAVAILABLE',
+        `no observer of ${node} that can probe reference points was heard from in the last ${REFERENCE_CONTACT_MS / 1000} s`,
+        { hint: 'agents older than this controller do not take probe-references directives' },
+      );
+    }
+    const observers = spreadAcrossZones(able, options.zoneOf ?? (() => null), options.max ?? 3);
+    const status = this.references.request(node, points, observers, timeoutMs);
+    this.log.log('info', 'reference points requested', {
+      node,
+      id: status.id,
+      observers,
+      points: points.length,
+    });
+    return status;
+  }
+
+  /** Takes an observer's answer to a probe-references directive. */
+  recordReferences(observer: string, answer: ReferencesAnswer): ReferenceAnswerOutcome {
+    this.#contact(observer, null);
+    return this.references.answer(observer, answer);
   }
 
   /**
@@ -528,12 +607,21 @@ export class AgentMesh implements ObservationSource {
     return this.#contacts;
   }
 
-  #contact(observer: string, batch: ResultBatch | null): void {
+  #directivesFor(observer: string): Directive[] {
+    return [...this.probeNow.pendingFor(observer), ...this.references.pendingFor(observer)];
+  }
+
+  #contact(
+    observer: string,
+    batch: ResultBatch | null,
+    features?: readonly AgentFeature[],
+  ): void {
     const previous = this.#contacts.get(observer);
     this.#contacts.set(observer, {
       at: this.clock.now(),
       planVersion: batch?.planVersion ?? previous?.planVersion ?? null,
       dropped: batch?.dropped ?? previous?.dropped ?? 0,
+      features: features ?? previous?.features ?? [],
     });
   }
 

@@ -407,27 +407,152 @@ describe('classify: NODE_HALTED only with every vantage point dead at L2 and the
     });
   });
 
-  it('observers whose reference points also fail lower the confidence', () => {
+  const gatewayFrom = (observer: string, l3: Outcome) => ({
+    kind: 'gateway' as const,
+    target: '10.62.0.1',
+    observer,
+    result: probe('skipped', l3, 'skipped', 'skipped', '10.62.0.1'),
+    error: null,
+  });
+
+  it('one observer of three losing the gateway lowers the confidence (its own path may be at fault)', () => {
     const net = allDeadNetwork();
     const bad = replace(
       seed(),
       ok('network', {
         ...net,
         references: [
-          {
-            kind: 'gateway',
-            target: '10.62.0.1',
-            observer: 'w1',
-            result: probe('failed', 'failed', 'skipped', 'skipped', '10.62.0.1'),
-            error: null,
-          },
+          gatewayFrom('w1', 'failed'),
+          gatewayFrom('w2', 'ok'),
+          gatewayFrom('w3', 'ok'),
         ],
+        referenceSource: { from: 'observers', asked: ['w1', 'w2', 'w3'], fallback: null },
       }),
     );
     const v = run(bad);
     expect(v.rootCause).toBe('NODE_HALTED');
+    expect(v.rule).toBe('dead-cloud-running');
     expect(v.confidence).toBe(0.53); // (0.7 + 0.05) × 0.7
-    expect(kinds(v)).toContain('references-failed');
+    expect(v.findings).toContainEqual(
+      expect.objectContaining({
+        kind: 'references-failed',
+        from: 'observers',
+        observers: ['w1'],
+        of: 3,
+      }),
+    );
+  });
+
+  it('the reference points failing from most observers too: the network around the node, not the node (PARTIAL_PARTITION)', () => {
+    const net = allDeadNetwork();
+    const v = run(
+      replace(
+        seed(),
+        ok('network', {
+          ...net,
+          references: [
+            gatewayFrom('w1', 'failed'),
+            gatewayFrom('w2', 'failed'),
+            gatewayFrom('w3', 'ok'),
+          ],
+          referenceSource: { from: 'observers', asked: ['w1', 'w2', 'w3'], fallback: null },
+        }),
+      ),
+    );
+    expect(v.rootCause).toBe('PARTIAL_PARTITION');
+    expect(v.rule).toBe('dead-references-failed');
+    expect(v.confidence).toBe(0.6);
+    expect(v.candidates).toEqual(['PARTIAL_PARTITION', 'HOST_NETWORK_DOWN', 'NODE_HALTED']);
+    expect(v.findings[0]).toMatchObject({
+      kind: 'references-failed',
+      observers: ['w1', 'w2'],
+      of: 3,
+      failed: 2,
+      total: 3,
+    });
+    // The cloud's word is still cited: the VM runs, which a node fault would not change.
+    expect(kinds(v)).toContain('cloud-state');
+  });
+
+  it('node-local evidence before the cut still wins over lost reference points (OOM of ovs-vswitchd)', () => {
+    const net = allDeadNetwork();
+    const v = run(
+      replace(
+        replace(
+          seed(),
+          ok('network', {
+            ...net,
+            references: [gatewayFrom('w1', 'failed'), gatewayFrom('w2', 'failed')],
+            referenceSource: { from: 'observers', asked: ['w1', 'w2'], fallback: null },
+          }),
+        ),
+        kernel([
+          sig({
+            id: 'oom-kill',
+            category: 'oom',
+            process: 'ovs-vswitchd',
+            line: 'Out of memory: Killed process 1432 (ovs-vswitchd)',
+          }),
+        ]),
+      ),
+    );
+    expect(v.rootCause).toBe('OOM_KILLED_NETWORK');
+  });
+
+  it('the controller losing the gateway (fallback) is not the observers losing it: the node verdict stands, weaker', () => {
+    const net = allDeadNetwork();
+    const v = run(
+      replace(
+        seed(),
+        ok('network', {
+          ...net,
+          references: [gatewayFrom('controller', 'failed')],
+          referenceSource: {
+            from: 'controller',
+            asked: ['w1', 'w2'],
+            fallback: 'asked w1, w2; none answered within 5.0 s',
+          },
+        }),
+      ),
+    );
+    expect(v.rootCause).toBe('NODE_HALTED');
+    expect(v.findings).toContainEqual(
+      expect.objectContaining({ kind: 'references-failed', from: 'controller', observers: [] }),
+    );
+  });
+
+  it('reference points answering from the observers are the "network fine, node not" evidence: more than from the controller', () => {
+    const net = allDeadNetwork();
+    const fromObservers = run(
+      replace(
+        seed(),
+        ok('network', {
+          ...net,
+          references: [gatewayFrom('w1', 'ok'), gatewayFrom('w2', 'ok')],
+          referenceSource: { from: 'observers', asked: ['w1', 'w2', 'w3'], fallback: null },
+        }),
+      ),
+    );
+    const fromController = run(
+      replace(
+        seed(),
+        ok('network', {
+          ...net,
+          references: [gatewayFrom('controller', 'ok')],
+          referenceSource: { from: 'controller', asked: [], fallback: 'no observer' },
+        }),
+      ),
+    );
+    expect(fromObservers.rootCause).toBe('NODE_HALTED');
+    expect(fromController.rootCause).toBe('NODE_HALTED');
+    expect(fromObservers.confidence).toBe(0.85); // 0.7 + 0.1 (observers) + 0.05 (hypervisor UP)
+    expect(fromController.confidence).toBe(0.8); // 0.7 + 0.05 (controller) + 0.05
+    expect(fromObservers.findings).toContainEqual(
+      expect.objectContaining({ kind: 'references-ok', from: 'observers', observers: ['w1', 'w2'] }),
+    );
+    expect(fromController.findings).toContainEqual(
+      expect.objectContaining({ kind: 'references-ok', from: 'controller', observers: [] }),
+    );
   });
 
   it('a single vantage point is weaker evidence', () => {

@@ -23,15 +23,19 @@
  *        the cut                                           → OOM_KILLED_NETWORK
  *     b. fatal GPU Xid (79 off the bus, 119/120 GSP, 154 recovery action)
  *        stamped before the cut (kernel line or DCGM)      → GPU_FAULT
- *     c. no usable cloud evidence                          → UNKNOWN
+ *     c. the reference points (gateway, OVN gateway) failed from most of
+ *        the observers that probed them: the network around the node is
+ *        down, so the observers' silence proves nothing about the node
+ *                                                          → PARTIAL_PARTITION
+ *     d. no usable cloud evidence                          → UNKNOWN
  *        (never NODE_HALTED without the cloud's word)
- *     d. hypervisor host_status DOWN/UNKNOWN (Nova's state may be stale)
+ *     e. hypervisor host_status DOWN/UNKNOWN (Nova's state may be stale)
  *                                                          → UNKNOWN
- *     e. cloud does not say ACTIVE + Running               → UNKNOWN
- *     f. the guest is alive but its network is not: NETDEV WATCHDOG before
+ *     f. cloud does not say ACTIVE + Running               → UNKNOWN
+ *     g. the guest is alive but its network is not: NETDEV WATCHDOG before
  *        the cut, a Neutron port DOWN, or the guest's NIC still transmitting
  *        after the cut (diagnostics)                       → HOST_NETWORK_DOWN
- *     g. otherwise                                         → NODE_HALTED
+ *     h. otherwise                                         → NODE_HALTED
  *        (panic/lockup signatures are cited and raise the confidence)
  *  9. some vantage points reach the node (L3/L4/L7), others do not
  *                                                          → PARTIAL_PARTITION
@@ -50,9 +54,12 @@
  * console log with only uptime stamps) are cited, never used to reclassify.
  *
  * Confidence: each rule's base (see `BASE`), then ×0.8 with fewer than two
- * vantage points, ×0.7 when the reference points (gateway, OVN gateway) also
- * failed from the observers (the observers' own path may be the problem),
- * ×0.9 without Kubernetes evidence; rounded to two decimals.
+ * vantage points, ×0.7 when some reference point (gateway, OVN gateway)
+ * also failed from a vantage point (its own path may be the problem; not
+ * for 8c, which is that), ×0.9 without Kubernetes evidence; rounded to two
+ * decimals. Reference points that all answered are "the network is fine,
+ * the node is not" as a measurement: +0.05 to 8g and +0.1 to 8h when the
+ * node's observers probed them, half that when only the controller did.
  *
  * Correlations (GPU memory rising, Xids counted before the last heartbeat)
  * are reported beside the verdict, never as its cause.
@@ -74,6 +81,7 @@ import {
   type NetworkData,
   type PowerState,
   type ReferenceProbe,
+  type ReferenceSource,
 } from './evidence.ts';
 import { badInput } from './errors.ts';
 import type { Incident, RootCause } from './incident.ts';
@@ -200,8 +208,21 @@ export type Fact =
       readonly kind: 'references-ok';
       readonly kinds: readonly ReferenceKind[];
       readonly probes: number;
+      /** Probed by the node's observers, or by the controller (no observer answered). */
+      readonly from: ReferenceSource['from'];
+      /** The observers that probed them (empty when the controller did). */
+      readonly observers: readonly string[];
     }
-  | { readonly kind: 'references-failed'; readonly failed: number; readonly total: number }
+  | {
+      readonly kind: 'references-failed';
+      readonly failed: number;
+      readonly total: number;
+      readonly from: ReferenceSource['from'];
+      /** The observers that lost a reference point (empty when the controller probed them). */
+      readonly observers: readonly string[];
+      /** Observers that probed the reference points at all. */
+      readonly of: number;
+    }
   | { readonly kind: 'hypervisor'; readonly hostStatus: string }
   | {
       readonly kind: 'port-down';
@@ -279,6 +300,7 @@ export type RuleId =
   | 'no-probe-result'
   | 'dead-oom-network'
   | 'dead-gpu-xid'
+  | 'dead-references-failed'
   | 'dead-no-cloud'
   | 'dead-hypervisor-down'
   | 'dead-cloud-not-running'
@@ -328,6 +350,7 @@ const BASE: Readonly<Record<RuleId, number>> = {
   'no-probe-result': 0.1,
   'dead-oom-network': 0.85,
   'dead-gpu-xid': 0.85,
+  'dead-references-failed': 0.6,
   'dead-no-cloud': 0.3,
   'dead-hypervisor-down': 0.3,
   'dead-cloud-not-running': 0.3,
@@ -635,6 +658,16 @@ function decideFromNetwork(ctx: Context): Decision {
     if (gpuFault.length > 0) {
       return net('GPU_FAULT', 'dead-gpu-xid', [...gpuFault, dead, ...cloudFindings], noCloud);
     }
+    if (refs.observersLost) {
+      // The observers lost the infrastructure too: their silence says nothing about the node.
+      return done(
+        'PARTIAL_PARTITION',
+        'dead-references-failed',
+        [...refs.findings, dead, ...cloudFindings, ...sigs, ...lease],
+        ctx.k8s === null ? 0.9 : 1,
+        ['PARTIAL_PARTITION', 'HOST_NETWORK_DOWN', 'NODE_HALTED'],
+      );
+    }
     const kernelChecked: Finding[] =
       ctx.kernelOrigins.length > 0 && sigs.length === 0
         ? [f('kernel', { kind: 'no-signature', origins: ctx.kernelOrigins })]
@@ -669,16 +702,16 @@ function decideFromNetwork(ctx: Context): Decision {
       ...guestSending(ctx, cloud),
     ];
     if (alive.length > 0) {
+      const base = BASE['dead-guest-alive'];
       return net(
         'HOST_NETWORK_DOWN',
         'dead-guest-alive',
         [...alive, dead, ...cloudFindings, ...hypervisor],
-        alive.length > 1 ? 1.1 : 1,
+        ((alive.length > 1 ? 1.1 * base : base) + refs.bonus) / base,
       );
     }
     const halt = cited((s) => s.category === 'panic' || s.category === 'lockup');
-    let bonus = 0;
-    if (!refs.failed && refs.findings.some((x) => x.kind === 'references-ok')) bonus += 0.1;
+    let bonus = 2 * refs.bonus;
     if (hypervisor.length > 0) bonus += 0.05;
     if (halt.length > 0) bonus += 0.1;
     return net(
@@ -850,24 +883,70 @@ function analyse(network: NetworkData): NetworkView {
   return { asked: all.length, vantage, reached, unreached, l2Ok, l2Failed, l2Untested, allDead };
 }
 
-function referenceFindings(network: NetworkData): { findings: Finding[]; failed: boolean } {
+/**
+ * The reference points (gateway, OVN gateway) as evidence:
+ * - every probe answered → `references-ok`; a "the network is fine, the
+ *   node is not" `bonus` (a unit: 8g adds it, 8h twice): 0.05 when the
+ *   node's observers probed them (measured where the node was watched
+ *   from), 0.025 when only the controller did (its path is not the
+ *   observers');
+ * - some failed → `references-failed` and `failed` (confidence ×0.7:
+ *   the vantage points' own path may be at fault); `observersLost` when a
+ *   majority of the observers that probed them lost one — the network around
+ *   the node is down, not (provably) the node (rule `dead-references-failed`).
+ */
+function referenceFindings(network: NetworkData): {
+  findings: Finding[];
+  failed: boolean;
+  observersLost: boolean;
+  bonus: number;
+} {
   const withResult = network.references.filter(
     (r): r is ReferenceProbe & { result: ProbeResult } => r.result !== null,
   );
-  if (withResult.length === 0) return { findings: [], failed: false };
+  const none = { findings: [], failed: false, observersLost: false, bonus: 0 };
+  if (withResult.length === 0) return none;
+  const from: ReferenceSource['from'] =
+    network.referenceSource?.from ??
+    (withResult.every((r) => r.observer === 'controller') ? 'controller' : 'observers');
+  const probedBy = [...new Set(withResult.map((r) => r.observer))]
+    .filter((o) => from === 'observers' && o !== 'controller')
+    .sort();
   const bad = withResult.filter((r) => !r.result.verdict.healthy);
   if (bad.length > 0) {
+    const lost = [...new Set(bad.map((r) => r.observer))]
+      .filter((o) => probedBy.includes(o))
+      .sort();
     return {
       findings: [
-        f('network', { kind: 'references-failed', failed: bad.length, total: withResult.length }),
+        f('network', {
+          kind: 'references-failed',
+          failed: bad.length,
+          total: withResult.length,
+          from,
+          observers: lost,
+          of: probedBy.length,
+        }),
       ],
       failed: true,
+      observersLost: lost.length * 2 > probedBy.length,
+      bonus: 0,
     };
   }
   const kinds = [...new Set(withResult.map((r) => r.kind))].sort();
   return {
-    findings: [f('network', { kind: 'references-ok', kinds, probes: withResult.length })],
+    findings: [
+      f('network', {
+        kind: 'references-ok',
+        kinds,
+        probes: withResult.length,
+        from,
+        observers: probedBy,
+      }),
+    ],
     failed: false,
+    observersLost: false,
+    bonus: from === 'observers' ? 0.05 : 0.025,
   };
 }
 

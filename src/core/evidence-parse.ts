@@ -249,6 +249,18 @@ function network(value: unknown, path: string): NetworkData {
     observers: arr(o.observers, `${path}.observers`, vantage),
     controller: nullable(o.controller, `${path}.controller`, vantage),
     references: arr(o.references, `${path}.references`, reference),
+    ...(o.referenceSource === undefined
+      ? {}
+      : {
+          referenceSource: nullable(o.referenceSource, `${path}.referenceSource`, (v, p) => {
+            const x = obj(v, p);
+            return {
+              from: oneOf(x.from, `${p}.from`, ['observers', 'controller'] as const),
+              asked: arr(x.asked, `${p}.asked`, str),
+              fallback: nullable(x.fallback, `${p}.fallback`, str),
+            };
+          }),
+        }),
     overlay: arr(o.overlay, `${path}.overlay`, (v, p) => {
       const x = obj(v, p);
       return {

@@ -99,6 +99,36 @@ export interface VantageProbe {
  * gateway and the OVN gateway. When they answer while the node does not, the
  * network itself is up (the seed's engineers pinged the OVN gateway for this).
  */
+/** An infrastructure address: pinged always, and connected to (L4) when a TCP port is known. */
+export interface ReferenceAddress {
+  readonly ip: string;
+  readonly port?: number;
+}
+
+/**
+ * Parses `IP` or `IP:PORT` (`[IPv6]:PORT`) as `--gateway`/`--ovn-gateway`
+ * take it; null for text that is neither (the caller says what to pass).
+ */
+export function parseReferenceAddress(text: string): ReferenceAddress | null {
+  const v6 = /^\[([0-9A-Fa-f:.]+)\](?::(\d{1,5}))?$/.exec(text);
+  const v4 = /^(\d{1,3}(?:\.\d{1,3}){3})(?::(\d{1,5}))?$/.exec(text);
+  const bare6 = /^[0-9A-Fa-f]*:[0-9A-Fa-f:.]*$/.test(text) ? [text, text] : null;
+  const m = v6 ?? v4 ?? bare6;
+  if (m === null) return null;
+  const ip = m[1] ?? '';
+  if (v4 !== null && ip.split('.').some((o) => Number(o) > 255)) return null;
+  const portText = m[2];
+  if (portText === undefined) return { ip };
+  const port = Number(portText);
+  return port >= 1 && port <= 65_535 ? { ip, port } : null;
+}
+
+/** `10.62.0.1`, `10.62.0.1:6443`, `[fd00::1]:6443`. */
+export function formatReferenceAddress(a: ReferenceAddress): string {
+  const host = a.ip.includes(':') ? `[${a.ip}]` : a.ip;
+  return a.port === undefined ? a.ip : `${host}:${a.port}`;
+}
+
 export interface ReferenceProbe {
   readonly kind: 'gateway' | 'ovn-gateway';
   readonly target: string;
@@ -117,12 +147,26 @@ export interface OverlayProbe {
   readonly at: string;
 }
 
+/**
+ * Where the reference points were probed from: the node's `observers` (a
+ * probe-references directive to their agents, or the simulator's observers),
+ * or the `controller` itself when no observer could be asked or none
+ * answered in time (`fallback` says why). `asked`: the observers asked.
+ */
+export interface ReferenceSource {
+  readonly from: 'observers' | 'controller';
+  readonly asked: readonly string[];
+  readonly fallback: string | null;
+}
+
 export interface NetworkData {
   /** The node's InternalIP that every probe targeted. */
   readonly target: string;
   readonly observers: readonly VantageProbe[];
   readonly controller: VantageProbe | null;
   readonly references: readonly ReferenceProbe[];
+  /** Absent in evidence stored before it existed (then: read `references[].observer`). */
+  readonly referenceSource?: ReferenceSource | null;
   readonly overlay: readonly OverlayProbe[];
 }
 

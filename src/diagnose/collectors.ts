@@ -23,7 +23,9 @@ import type {
   GuestDiagnostics,
   KernelSignature,
   NodeUsage,
+  ReferenceAddress,
   ReferenceProbe,
+  ReferenceSource,
   SignatureCategory,
   SurvivorUsage,
   VantageProbe,
@@ -147,13 +149,28 @@ function readyOf(node: NodeSnapshot): string | null {
 
 // ── network ─────────────────────────────────────────────────────────────────
 
-/** Pings an infrastructure address from one observer (L3 only): the gateway, the OVN gateway. */
+/**
+ * Probes an infrastructure address from one observer: the gateway, the OVN
+ * gateway — L3, and L4 when the address has a port.
+ */
 export type ReferencePinger = (
   observer: string,
-  ip: string,
+  address: ReferenceAddress,
   timeoutMs: number,
   signal: AbortSignal,
 ) => Promise<ProbeResult>;
+
+/**
+ * Reference points the node's observers already probed for this diagnosis
+ * (the controller's probe-references directive): what each answering
+ * observer saw, whom it asked, and why none answered when none did.
+ */
+export interface ObserverReferences {
+  readonly asked: readonly string[];
+  readonly probes: readonly ReferenceProbe[];
+  /** Why there are no probes (no observer could be asked, none answered in time); null with probes. */
+  readonly note: string | null;
+}
 
 /** A full (every-layer) result an observer already reported, e.g. MeshObservations.fullResults. */
 export interface ReportedResult {
@@ -174,8 +191,17 @@ export interface NetworkSources {
   readonly controller?: Prober | null;
   /** An observer's address, for the report; default: its Node's InternalIP. */
   readonly observerIp?: (observer: string) => string | null;
-  /** Infrastructure reference points; each is pinged from up to `referenceObservers` observers. */
-  readonly references?: { readonly gateway?: string | null; readonly ovnGateway?: string | null };
+  /** Infrastructure reference points; each is probed from up to `referenceObservers` observers. */
+  readonly references?: {
+    readonly gateway?: ReferenceAddress | null;
+    readonly ovnGateway?: ReferenceAddress | null;
+  };
+  /**
+   * The reference points as the node's observers probed them (asked before
+   * the collectors ran). When some answered, these are the evidence and
+   * `pinger` is not used; otherwise `pinger` probes them (the fallback).
+   */
+  readonly observerReferences?: ObserverReferences | null;
   readonly pinger?: ReferencePinger | null;
   /**
    * Where the pinger pings from: `observers` (it can ping from each observer;
@@ -310,7 +336,7 @@ export function networkCollector(
           };
         }
       };
-      const [observers, controller, references] = await Promise.all([
+      const [observers, controller, refs] = await Promise.all([
         Promise.all(observerNames.map(vantage)),
         controllerProbe(),
         probeReferences(sources, observerNames, opts, signal),
@@ -319,7 +345,8 @@ export function networkCollector(
         target: ip,
         observers,
         controller,
-        references,
+        references: refs.probes,
+        referenceSource: refs.source,
         overlay: [],
       };
       return evidenceItem('network', ctx.clock, started, 'ok', networkSummary(data), data);
@@ -363,35 +390,55 @@ function fromSummary(
   };
 }
 
+/**
+ * The reference points: as the observers probed them when any answered
+ * (`observerReferences`); else probed now through `pinger` — from up to
+ * `referenceObservers` observers when it can probe from them (the
+ * simulator), else from here (the controller), saying why.
+ */
 async function probeReferences(
   sources: NetworkSources,
   observers: readonly string[],
   opts: NetworkOptions,
   signal: AbortSignal,
-): Promise<ReferenceProbe[]> {
+): Promise<{ probes: ReferenceProbe[]; source: ReferenceSource | null }> {
+  const gathered = sources.observerReferences ?? null;
+  if (gathered !== null && gathered.probes.length > 0) {
+    return {
+      probes: [...gathered.probes],
+      source: { from: 'observers', asked: gathered.asked, fallback: null },
+    };
+  }
   const pinger = sources.pinger ?? null;
-  if (pinger === null) return [];
-  const points: { kind: ReferenceProbe['kind']; target: string }[] = [];
+  const points: { kind: ReferenceProbe['kind']; address: ReferenceAddress }[] = [];
   if (sources.references?.gateway)
-    points.push({ kind: 'gateway', target: sources.references.gateway });
+    points.push({ kind: 'gateway', address: sources.references.gateway });
   if (sources.references?.ovnGateway)
-    points.push({ kind: 'ovn-gateway', target: sources.references.ovnGateway });
-  const from =
-    observers.length > 0 && sources.pingerVantage !== 'here'
-      ? observers.slice(0, opts.referenceObservers)
-      : [CONTROLLER_OBSERVER];
+    points.push({ kind: 'ovn-gateway', address: sources.references.ovnGateway });
+  if (pinger === null || points.length === 0) return { probes: [], source: null };
+  const fromObservers = observers.length > 0 && sources.pingerVantage !== 'here';
+  const from = fromObservers ? observers.slice(0, opts.referenceObservers) : [CONTROLLER_OBSERVER];
   const jobs = points.flatMap((p) =>
     from.map(async (observer): Promise<ReferenceProbe> => {
+      const base = { kind: p.kind, target: p.address.ip, observer };
       try {
-        const result = await pinger(observer, p.target, opts.probeTimeoutMs, signal);
-        return { ...p, observer, result, error: null };
+        const result = await pinger(observer, p.address, opts.probeTimeoutMs, signal);
+        return { ...base, result, error: null };
       } catch (error) {
         if (signal.aborted) throw error;
-        return { ...p, observer, result: null, error: describeError(error) };
+        return { ...base, result: null, error: describeError(error) };
       }
     }),
   );
-  return Promise.all(jobs);
+  const probes = await Promise.all(jobs);
+  const source: ReferenceSource = fromObservers
+    ? { from: 'observers', asked: from, fallback: null }
+    : {
+        from: 'controller',
+        asked: gathered?.asked ?? [],
+        fallback: gathered?.note ?? 'the observers cannot be asked to probe reference points here',
+      };
+  return { probes, source };
 }
 
 function networkSummary(data: EvidenceDataBySource['network']): string {
@@ -410,7 +457,15 @@ function networkSummary(data: EvidenceDataBySource['network']): string {
       : healthy === 0
         ? `failing from every vantage point (lowest failed layer: ${[...failedAt].sort().join('/') || 'none tested'})`
         : `${healthy}/${withResult.length} vantage points reach it`;
-  const refText = refs.length === 0 ? '' : `; reference points answered ${refsOk}/${refs.length}`;
+  const src = data.referenceSource;
+  const refFrom =
+    src === null || src === undefined
+      ? ''
+      : src.from === 'observers'
+        ? ` from ${new Set(refs.map((r) => r.observer)).size} observers`
+        : ' from the controller';
+  const refText =
+    refs.length === 0 ? '' : `; reference points answered ${refsOk}/${refs.length}${refFrom}`;
   return `${data.target} ${state}, from ${who}${refText}`;
 }
 

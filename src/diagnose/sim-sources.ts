@@ -16,7 +16,10 @@ import type { SimCluster } from '../sim/sim-cluster.ts';
 import { CONTROLLER_OBSERVER, type NetworkSources, type ReferencePinger } from './collectors.ts';
 
 /** The seed cluster's infrastructure addresses: its subnet's gateway and Kube-OVN's join gateway. */
-export const SEED_REFERENCES = { gateway: '10.62.0.1', ovnGateway: '100.64.0.1' } as const;
+export const SEED_REFERENCES = {
+  gateway: { ip: '10.62.0.1' },
+  ovnGateway: { ip: '100.64.0.1' },
+} as const;
 
 /** Round trip to a gateway on a quiet virtual network, ms. */
 const GATEWAY_RTT_MS = 0.3;
@@ -26,7 +29,7 @@ const GATEWAY_RTT_MS = 0.3;
  * observer, the echo times out.
  */
 export function simReferencePinger(sim: SimCluster, clock: Clock): ReferencePinger {
-  return async (observer, ip, timeoutMs, signal) => {
+  return async (observer, { ip }, timeoutMs, signal) => {
     const started = clock.now();
     const up = sim.canReport(observer);
     const durationMs = up ? GATEWAY_RTT_MS : timeoutMs;

@@ -21,6 +21,7 @@ import {
   type MissingEvidence,
   type NetworkData,
   type ReferenceProbe,
+  type ReferenceSource,
 } from '../core/evidence.ts';
 import { mttdSeconds, mttrSeconds, type Incident, type TimelineEntry } from '../core/incident.ts';
 import { LAYERS, type Layer, type LayerResult, type ProbeResult } from '../core/probe.ts';
@@ -100,6 +101,8 @@ export interface ReportFacts {
   /** The vantage point whose commands the report quotes: the first observer with a result. */
   readonly quoted: VantageRow | null;
   readonly references: readonly ReferenceProbe[];
+  /** Where the reference points were probed from; null in evidence stored before it was recorded. */
+  readonly referenceSource: ReferenceSource | null;
   readonly mttd: number | null;
   readonly mttr: number | null;
   readonly severity: Severity;
@@ -230,6 +233,7 @@ export function reportFacts(input: ReportInput): ReportFacts {
     deadEverywhere,
     quoted: withResult.find((v) => !v.isController) ?? withResult[0] ?? null,
     references: network?.references ?? [],
+    referenceSource: network?.referenceSource ?? null,
     mttd: mttdSeconds(incident),
     mttr: mttrSeconds(incident),
     severity: severityOf(incident, verdict, k8s, impact),

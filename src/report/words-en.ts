@@ -10,6 +10,7 @@ import { layerOf, type ReportFacts, type TimelineItem } from './facts.ts';
 import { block, bullets, code, numbered, paragraphs, plain, table } from './md.ts';
 import type { RemediationResult } from './report-input.ts';
 import {
+  referenceLayers,
   byTime,
   longTermItems,
   readyChange,
@@ -245,9 +246,13 @@ function fact(f: ReportFacts, x: Finding): string {
     case 'no-vantage-result':
       return `none of the ${x.asked} vantage points asked returned a probe result`;
     case 'references-ok':
-      return `${referenceNames(x.kinds)} answered from the same observers (${plural(x.probes, 'probe')}): the network itself was up`;
+      return x.from === 'observers'
+        ? `${referenceNames(x.kinds)} answered from the node’s observers ${x.observers.map(code).join(', ')} (${plural(x.probes, 'probe')}): the network itself was up, the node was not`
+        : `${referenceNames(x.kinds)} answered from the controller (${plural(x.probes, 'probe')}; no observer answered): the network core was up, the observers’ own paths were not measured`;
     case 'references-failed':
-      return `${x.failed} of ${x.total} reference probes (gateway, OVN gateway) failed too: the observers’ own path may be at fault`;
+      return x.from === 'observers' && x.observers.length * 2 > x.of
+        ? `${x.failed} of ${x.total} reference probes (gateway, OVN gateway) failed from the observers too (${x.observers.map(code).join(', ')}, ${x.observers.length} of ${x.of}): the network around the node is down, not provably the node`
+        : `${x.failed} of ${x.total} reference probes (gateway, OVN gateway) failed too${x.from === 'controller' ? ' (from the controller)' : ''}: the vantage points’ own path may be at fault`;
     case 'hypervisor':
       return x.hostStatus === 'UP'
         ? 'the hypervisor is up (host_status UP)'
@@ -341,11 +346,14 @@ function referenceSentence(f: ReportFacts): string | null {
   );
   if (x === undefined) return null;
   if (x.kind === 'references-ok') {
-    return `${capital(referenceNames(x.kinds))} answered from the same observers, so the network itself was up.`;
+    return x.from === 'observers'
+      ? `${capital(referenceNames(x.kinds))} answered from the node’s observers (${x.observers.join(', ')}), so the network itself was up and the node was not.`
+      : `${capital(referenceNames(x.kinds))} answered from the controller (no observer answered in time), so the network core was up.`;
   }
-  return x.kind === 'references-failed'
-    ? `The reference points failed from the observers too (${x.failed} of ${x.total}), so the observers’ own path may be at fault.`
-    : null;
+  if (x.kind !== 'references-failed') return null;
+  return x.from === 'observers' && x.observers.length * 2 > x.of
+    ? `The reference points failed from ${x.observers.length} of the ${x.of} observers that probed them too, so the network around the node is down: this is not evidence of a node fault.`
+    : `Some reference points failed too (${x.failed} of ${x.total}), so the vantage points’ own path may be at fault.`;
 }
 
 function capital(s: string): string {
@@ -738,13 +746,18 @@ export const EN: Words = {
         const name = r.kind === 'ovn-gateway' ? 'OVN gateway' : 'Node gateway';
         if (r.result === null)
           return `${name} ${code(r.target)} from ${code(r.observer)}: no result (${plain(r.error ?? 'unknown')})`;
-        const l3 = layerOf(r.result, 'L3');
-        const shown = l3 ?? r.result.layers.find((l) => l.status !== 'skipped');
-        return `${name} ${code(r.target)} from ${code(r.observer)}: ${shown === undefined ? '' : `${code(shown.command)} → ${code(shown.detail)} — `}${r.result.verdict.healthy ? 'OK' : 'FAILED'}`;
+        return `${name} ${code(r.target)} from ${code(r.observer)}: ${referenceLayers(r.result)}${r.result.verdict.healthy ? 'OK' : 'FAILED'}`;
       });
       const allOk = f.references.every((r) => r.result?.verdict.healthy === true);
+      const src = f.referenceSource;
+      const where =
+        src === null
+          ? ''
+          : src.from === 'observers'
+            ? ' (probed by the node’s observers)'
+            : ` (probed by the controller: ${plain(src.fallback ?? 'no observer answered')})`;
       parts.push(
-        `**Infrastructure reference points:**\n${bullets(lines)}${allOk ? '\n\nThe reference points answered: the network infrastructure itself was healthy.' : ''}`,
+        `**Infrastructure reference points${where}:**\n${bullets(lines)}${allOk ? '\n\nThe reference points answered: the network infrastructure itself was healthy.' : ''}`,
       );
     }
     const events = f.k8s?.events ?? [];

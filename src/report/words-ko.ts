@@ -11,6 +11,7 @@ import { layerOf, type ReportFacts, type TimelineItem } from './facts.ts';
 import { block, bullets, code, numbered, paragraphs, plain, table } from './md.ts';
 import type { RemediationResult } from './report-input.ts';
 import {
+  referenceLayers,
   byTime,
   longTermItems,
   readyChange,
@@ -238,9 +239,13 @@ function fact(f: ReportFacts, x: Finding): string {
     case 'no-vantage-result':
       return `요청한 관측 지점 ${x.asked}곳 모두 프로브 결과를 돌려주지 않음`;
     case 'references-ok':
-      return `같은 관측 노드에서 ${referenceNames(x.kinds)}는 정상 응답(프로브 ${x.probes}회) — 네트워크 인프라 자체는 정상`;
+      return x.from === 'observers'
+        ? `해당 노드의 관측 노드(${x.observers.map(code).join(', ')})에서 ${referenceNames(x.kinds)}는 정상 응답(프로브 ${x.probes}회) — 네트워크는 정상, 노드만 응답 없음`
+        : `컨트롤러에서 ${referenceNames(x.kinds)}는 정상 응답(프로브 ${x.probes}회, 관측 노드 응답 없음) — 네트워크 코어는 정상, 관측 노드 측 경로는 미확인`;
     case 'references-failed':
-      return `기준점(게이트웨이, OVN 게이트웨이) 프로브 ${x.total}건 중 ${x.failed}건도 실패 — 관측 노드 측 경로 문제 가능성`;
+      return x.from === 'observers' && x.observers.length * 2 > x.of
+        ? `관측 노드 ${x.of}대 중 ${x.observers.length}대(${x.observers.map(code).join(', ')})에서도 기준점(게이트웨이, OVN 게이트웨이) 프로브 실패(${x.total}건 중 ${x.failed}건) — 노드 장애가 아니라 노드 주변 네트워크 장애로 판단`
+        : `기준점(게이트웨이, OVN 게이트웨이) 프로브 ${x.total}건 중 ${x.failed}건도 실패${x.from === 'controller' ? '(컨트롤러에서)' : ''} — 관측 지점 측 경로 문제 가능성`;
     case 'hypervisor':
       return x.hostStatus === 'UP'
         ? '하이퍼바이저 정상 (host_status UP)'
@@ -323,10 +328,14 @@ function referenceSentence(f: ReportFacts): string | null {
     (v) => v.kind === 'references-ok' || v.kind === 'references-failed',
   );
   if (x?.kind === 'references-ok') {
-    return `같은 관측 노드에서 ${referenceNames(x.kinds)}는 정상 응답하여 네트워크 인프라 자체는 정상으로 판단됨.`;
+    return x.from === 'observers'
+      ? `해당 노드의 관측 노드(${x.observers.join(', ')})에서 ${referenceNames(x.kinds)}는 정상 응답하여 네트워크는 정상이고 노드만 응답하지 않는 것으로 판단됨.`
+      : `컨트롤러에서 ${referenceNames(x.kinds)}는 정상 응답하여(관측 노드는 시간 내 응답 없음) 네트워크 코어는 정상으로 판단됨.`;
   }
   if (x?.kind === 'references-failed') {
-    return `관측 노드에서 기준점도 응답하지 않아(${x.failed}/${x.total}) 관측 노드 측 경로 문제일 가능성 있음.`;
+    return x.from === 'observers' && x.observers.length * 2 > x.of
+      ? `기준점을 점검한 관측 노드 ${x.of}대 중 ${x.observers.length}대에서도 기준점이 응답하지 않아, 노드 장애의 근거가 아니라 노드 주변 네트워크 장애로 판단됨.`
+      : `기준점 일부도 응답하지 않아(${x.failed}/${x.total}) 관측 지점 측 경로 문제일 가능성 있음.`;
   }
   return null;
 }
@@ -704,13 +713,18 @@ export const KO: Words = {
         if (r.result === null) {
           return `${name} ${code(r.target)} (${code(r.observer)}에서): 결과 없음 (${plain(r.error ?? '알 수 없음')})`;
         }
-        const l3 = layerOf(r.result, 'L3');
-        const shown = l3 ?? r.result.layers.find((l) => l.status !== 'skipped');
-        return `${name} ${code(r.target)} 핑 (${code(r.observer)}에서): ${shown === undefined ? '' : `${code(shown.command)} → ${code(shown.detail)} — `}${r.result.verdict.healthy ? 'OK' : '실패'}`;
+        return `${name} ${code(r.target)} 점검 (${code(r.observer)}에서): ${referenceLayers(r.result)}${r.result.verdict.healthy ? 'OK' : '실패'}`;
       });
       const allOk = f.references.every((r) => r.result?.verdict.healthy === true);
+      const src = f.referenceSource;
+      const where =
+        src === null
+          ? ''
+          : src.from === 'observers'
+            ? ' (해당 노드의 관측 노드에서 점검)'
+            : ` (컨트롤러에서 점검: ${plain(src.fallback ?? '관측 노드 응답 없음')})`;
       parts.push(
-        `**인프라 기준점 상태:**\n${bullets(lines)}${allOk ? '\n\n기준점이 모두 응답함 (네트워크 인프라 자체는 정상).' : ''}`,
+        `**인프라 기준점 상태${where}:**\n${bullets(lines)}${allOk ? '\n\n기준점이 모두 응답함 (네트워크 인프라 자체는 정상).' : ''}`,
       );
     }
     const events = f.k8s?.events ?? [];

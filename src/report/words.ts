@@ -5,6 +5,8 @@
  */
 import type { ReportFacts } from './facts.ts';
 import type { Lang } from './zone.ts';
+import type { ProbeResult } from '../core/probe.ts';
+import { code } from './md.ts';
 
 export interface Words {
   readonly lang: Lang;
@@ -81,4 +83,12 @@ export function byTime(steps: readonly { at: string; text: string }[]): string[]
     .map((s, i) => ({ ...s, i, t: Date.parse(s.at) }))
     .sort((a, b) => a.t - b.t || a.i - b.i)
     .map((s) => s.text);
+}
+
+/** `ping … → reply in 0.1 ms — nc … → connected — `: each layer a reference point was tested at. */
+export function referenceLayers(result: ProbeResult): string {
+  const layers = result.layers.filter((l) => l.layer === 'L3' || l.layer === 'L4');
+  const tested = layers.filter((l) => l.status !== 'skipped');
+  const shown = tested.length > 0 ? tested : layers.slice(0, 1);
+  return shown.map((l) => `${code(l.command)} → ${code(l.detail)} — `).join('');
 }

@@ -7,6 +7,7 @@
  * | `GET  /v1/agents/{node}/plan` | agent | its targets; 304 when `If-None-Match` is the current version and nothing is queued |
  * | `POST /v1/agents/{node}/results` | agent | a batch of probe results → mesh evidence; answers with queued directives |
  * | `POST /v1/agents/{node}/last-words` | agent | kernel-log signatures, GPU samples, interface counters, inventory → store |
+ * | `POST /v1/agents/{node}/references` | agent | its answer to a `probe-references` directive (reference points probed now) |
  * | `POST /v1/nodes/{node}/probe-now` | admin | queues a full probe by each of the node's observers; 202 with what is known |
  * | `GET  /v1/nodes/{node}/probe-now/{id}` | admin | that request's answers so far |
  * | `GET  /v1/nodes/{node}/probes` | admin | the latest full result from each observer |
@@ -24,12 +25,16 @@ import { describeError } from '../core/errors.ts';
 import { ApiError, httpStatusFor, toApiError } from './http-errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { AgentMesh } from '../controller/mesh.ts';
+import type { ReferenceAnswerOutcome } from '../controller/references.ts';
 import type { VerdictEvent } from '../controller/diagnoser.ts';
 import type { IncidentStore, JsonValue } from '../store/port.ts';
 import {
+  AGENT_FEATURES_HEADER,
   LIMITS,
   nodeName,
+  parseAgentFeatures,
   parseLastWordsBatch,
+  parseReferencesAnswer,
   parseResultBatch,
   ProtocolError,
   type PlanResponse,
@@ -78,7 +83,7 @@ export function verdictBody(event: VerdictEvent): Record<string, unknown> {
   };
 }
 
-const AGENT_ROUTE = /^\/v1\/agents\/([^/]+)\/(plan|results|last-words)$/;
+const AGENT_ROUTE = /^\/v1\/agents\/([^/]+)\/(plan|results|last-words|references)$/;
 const NODE_ROUTE = /^\/v1\/nodes\/([^/]+)\/(probe-now|probes|diagnose)(?:\/([^/]+))?$/;
 const INCIDENT_ROUTE = /^\/v1\/incidents\/([A-Za-z0-9._-]{1,256})\/diagnose$/;
 
@@ -243,6 +248,44 @@ function diagnoserOf(options: AgentApiOptions): NonNullable<AgentApiOptions['dia
   return options.diagnoser;
 }
 
+/** Why an observer's reference-point answer was not taken, as an HTTP error (404/409/400). */
+function referenceRefusal(
+  outcome: Exclude<ReferenceAnswerOutcome, 'recorded'>,
+  id: string,
+  node: string,
+): ApiError {
+  switch (outcome) {
+    case 'unknown':
+      return new ApiError(
+        'NOT_FOUND',
+        `no probe-references directive ${id} (never sent, or forgotten)`,
+        'answer only directives the controller handed out, before they expire',
+        'directive',
+      );
+    case 'not-asked':
+      return new ApiError(
+        'FORBIDDEN',
+        `directive ${id} was not sent to node ${node}`,
+        'each observer answers only its own directives',
+        'directive',
+      );
+    case 'expired':
+      return new ApiError(
+        'CONFLICT',
+        `directive ${id} expired before its answer arrived`,
+        'the diagnosis went on without this observer; nothing to do',
+        'directive',
+      );
+    case 'mismatch':
+      return new ApiError(
+        'BAD_INPUT',
+        `the answer to ${id} names points the directive did not ask for`,
+        'answer with exactly the directive’s points (kind, ip, port)',
+        'results',
+      );
+  }
+}
+
 /** The agent API as routes for startOpsServer. */
 export function agentApiRoutes(options: AgentApiOptions): readonly Route[] {
   const { mesh, auth, store, log } = options;
@@ -289,14 +332,15 @@ export function agentApiRoutes(options: AgentApiOptions): readonly Route[] {
   const agents: Route = (req, res, url) => {
     const match = AGENT_ROUTE.exec(url.pathname);
     if (match === null) return false;
-    const what = match[2] as 'plan' | 'results' | 'last-words';
+    const what = match[2] as 'plan' | 'results' | 'last-words' | 'references';
     return handle(what, req, res, async () => {
       methodIs(req, what === 'plan' ? 'GET' : 'POST');
       const node = pathNode(match[1] ?? '');
       mayActFor(authenticate(req, auth), node);
+      const features = parseAgentFeatures(req.headers[AGENT_FEATURES_HEADER]);
       switch (what) {
         case 'plan': {
-          const answer: PlanResponse = mesh.planFor(node);
+          const answer: PlanResponse = mesh.planFor(node, features);
           const etag = `"${answer.plan.version}"`;
           if (req.headers['if-none-match'] === etag && answer.directives.length === 0) {
             res.writeHead(304, { etag }).end();
@@ -308,7 +352,7 @@ export function agentApiRoutes(options: AgentApiOptions): readonly Route[] {
         case 'results': {
           const batch = validated(parseResultBatch, await readJson(req, max));
           sameNode(batch.node, node);
-          const outcome = mesh.ingest(node, batch);
+          const outcome = mesh.ingest(node, batch, features);
           const body: PushResponse = {
             accepted: outcome.accepted,
             ignored: outcome.ignored,
@@ -332,6 +376,14 @@ export function agentApiRoutes(options: AgentApiOptions): readonly Route[] {
             await store.putLastWords(node, item.at, item.kind, item.data as JsonValue);
           }
           send(res, 200, { stored: batch.items.length });
+          return;
+        }
+        case 'references': {
+          const answer = validated(parseReferencesAnswer, await readJson(req, max));
+          sameNode(answer.node, node);
+          const outcome = mesh.recordReferences(node, answer);
+          if (outcome !== 'recorded') throw referenceRefusal(outcome, answer.directive, node);
+          send(res, 200, { recorded: answer.results.length });
           return;
         }
       }
