@@ -1,19 +1,34 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodeWardenError } from '../core/errors.ts';
 import type { Incident } from '../core/incident.ts';
+import { systemClock } from '../core/clock.ts';
 import { silentLogger } from '../core/logger.ts';
 import { loadDiagnosis } from '../diagnose/stored.ts';
 import { seedScenario } from '../sim/seed-scenario.ts';
 import { openStore } from '../store/open.ts';
 import type { IncidentStore } from '../store/port.ts';
-import { DEFAULT_DIAGNOSER_OPTIONS, IncidentDiagnoser, type VerdictEvent } from './diagnoser.ts';
+import { AGENT_FEATURES } from '../agent/protocol.ts';
+import type { NetworkData } from '../core/evidence.ts';
+import {
+  DEFAULT_DIAGNOSER_OPTIONS,
+  IncidentDiagnoser,
+  type DiagnoserOptions,
+  type VerdictEvent,
+} from './diagnoser.ts';
+import { AgentMesh } from './mesh.ts';
 
 const stores: IncidentStore[] = [];
 afterEach(async () => {
   for (const s of stores.splice(0)) await s.close();
 });
 
-async function world(leader = { value: true }) {
+async function world(
+  leader = { value: true },
+  extra: {
+    mesh?: (seed: ReturnType<typeof seedScenario>) => AgentMesh;
+    options?: Partial<DiagnoserOptions>;
+  } = {},
+) {
   const seed = seedScenario();
   const store = await openStore('sqlite::memory:');
   stores.push(store);
@@ -31,16 +46,99 @@ async function world(leader = { value: true }) {
     affectedPods: [],
   };
   await store.createIncident(incident);
+  const mesh = extra.mesh?.(seed) ?? null;
   const diagnoser = new IncidentDiagnoser(
-    { view: seed.sim, mesh: null, observations: null, prober: null, cloud: null, gpu: null, store },
-    { ...DEFAULT_DIAGNOSER_OPTIONS, actor: 'controller/test', zone: 'UTC' },
+    { view: seed.sim, mesh, observations: null, prober: null, cloud: null, gpu: null, store },
+    { ...DEFAULT_DIAGNOSER_OPTIONS, actor: 'controller/test', zone: 'UTC', ...extra.options },
     silentLogger,
     (action) => {
       if (!leader.value) throw new NodeWardenError('CONFLICT', `not the leader: may not ${action}`);
     },
   );
-  return { seed, store, incident, diagnoser };
+  return { seed, store, incident, diagnoser, mesh };
 }
+
+/** The network evidence of a verdict event. */
+function networkOf(event: VerdictEvent): NetworkData {
+  const item = event.diagnosis.evidence.find((e) => e.source === 'network');
+  if (item?.source !== 'network' || item.data === null) throw new Error('no network evidence');
+  return item.data;
+}
+
+/**
+ * Agents for the mesh's observers that answer probe-references directives
+ * the way an agent does (every point answers, or none does), until stopped.
+ */
+function answeringAgents(mesh: AgentMesh, observers: readonly string[], answer: boolean) {
+  for (const o of observers) mesh.planFor(o, AGENT_FEATURES);
+  const timer = setInterval(() => {
+    for (const o of observers) {
+      const pending = mesh.planFor(o, AGENT_FEATURES).directives;
+      if (!answer) continue;
+      for (const d of pending) {
+        if (d.kind === 'probe-now') {
+          // The node is dead at every layer from here (the seed).
+          const layers = (['L2', 'L3', 'L4', 'L7'] as const).map((layer) => ({
+            layer,
+            status: 'failed' as const,
+            latencyMs: null,
+            command: `check ${layer}`,
+            detail: 'timeout after 500 ms',
+          }));
+          mesh.ingest(o, {
+            node: o,
+            sentAt: Date.now(),
+            planVersion: null,
+            dropped: 0,
+            results: [
+              {
+                target: d.target,
+                ip: d.ip,
+                startedAt: Date.now() - 500,
+                durationMs: 500,
+                mode: 'full',
+                healthy: false,
+                failedLayer: 'L2',
+                summary: 'L2 failed: timeout after 500 ms',
+                layers,
+                directive: d.id,
+              },
+            ],
+          });
+          continue;
+        }
+        mesh.recordReferences(o, {
+          node: o,
+          sentAt: Date.now(),
+          directive: d.id,
+          results: d.points.map((p) => ({
+            ...p,
+            startedAt: Date.now(),
+            durationMs: 1,
+            healthy: true,
+            layers: [
+              {
+                layer: 'L3',
+                status: 'ok',
+                latencyMs: 0.09,
+                command: `ping -c 1 -W 1 ${p.ip}`,
+                detail: 'reply in 0.09 ms',
+              },
+            ],
+          })),
+        });
+      }
+    }
+  }, 20);
+  return () => clearInterval(timer);
+}
+
+const REFERENCE_OPTIONS: Partial<DiagnoserOptions> = {
+  // Loopback only: the fallback really pings from this host.
+  references: { gateway: { ip: '127.0.0.1' }, ovnGateway: null },
+  probeNowWaitMs: 1_000,
+  probeTimeoutMs: 500,
+};
 
 describe('IncidentDiagnoser', () => {
   it('diagnoses an opened incident and keeps evidence, root cause and a timeline entry with it; listeners hear the verdict', async () => {
@@ -94,5 +192,67 @@ describe('IncidentDiagnoser', () => {
     await expect(diagnoser.again(incident.id)).rejects.toMatchObject({ code: 'CONFLICT' });
     expect((await store.getIncident(incident.id)).rootCause).toBeNull();
     expect(await store.listAudit(incident.id)).toEqual([]);
+  });
+
+  it('asks up to 3 observers to probe the reference points at incident open; their answers are the evidence, named', async () => {
+    let stop = (): void => undefined;
+    const { seed, incident, diagnoser } = await world(undefined, {
+      mesh: (seed) => {
+        const mesh = new AgentMesh(() => seed.sim.nodes(), systemClock, silentLogger);
+        stop = answeringAgents(mesh, mesh.plans.observersOf(seed.mig), true);
+        return mesh;
+      },
+      options: REFERENCE_OPTIONS,
+    });
+    try {
+      const heard: VerdictEvent[] = [];
+      diagnoser.onVerdict((e) => heard.push(e));
+      diagnoser.opened(incident);
+      await diagnoser.idle();
+      const net = networkOf(heard[0]!);
+      expect(net.referenceSource?.from).toBe('observers');
+      expect(net.referenceSource?.asked).toHaveLength(3);
+      const probedBy = net.references.map((r) => r.observer);
+      expect(probedBy).toHaveLength(3);
+      expect(probedBy).not.toContain('controller');
+      for (const o of probedBy) expect(seed.survivors).toContain(o);
+      expect(net.references.every((r) => r.result?.verdict.healthy === true)).toBe(true);
+      expect(net.references[0]?.result?.layers[0]?.latencyMs).toBe(0.09);
+      // Dead from every observer, no cloud to ask: UNKNOWN, but the measurement is cited.
+      const verdict = heard[0]!.diagnosis.verdict;
+      expect(verdict.rule).toBe('dead-no-cloud');
+      const finding = verdict.findings.find((f) => f.kind === 'references-ok');
+      expect(finding).toMatchObject({ from: 'observers', observers: [...probedBy].sort() });
+    } finally {
+      stop();
+    }
+  });
+
+  it('falls back to the controller’s own probe when no observer answers, and says so', async () => {
+    let stop = (): void => undefined;
+    const { incident, diagnoser } = await world(undefined, {
+      mesh: (seed) => {
+        const mesh = new AgentMesh(() => seed.sim.nodes(), systemClock, silentLogger);
+        stop = answeringAgents(mesh, mesh.plans.observersOf(seed.mig), false);
+        return mesh;
+      },
+      options: REFERENCE_OPTIONS,
+    });
+    try {
+      const event = await diagnoser.again(incident.id);
+      const net = networkOf(event);
+      expect(net.referenceSource?.from).toBe('controller');
+      expect(net.referenceSource?.fallback).toMatch(/none answered within 1\.0 s/);
+      expect(net.references.map((r) => r.observer)).toEqual(['controller']);
+    } finally {
+      stop();
+    }
+  });
+
+  it('without agents the controller probes the reference points itself', async () => {
+    const { incident, diagnoser } = await world(undefined, { options: REFERENCE_OPTIONS });
+    const net = networkOf(await diagnoser.again(incident.id));
+    expect(net.referenceSource).toMatchObject({ from: 'controller', asked: [] });
+    expect(net.referenceSource?.fallback).toMatch(/no agents/);
   });
 });

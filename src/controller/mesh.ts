@@ -607,15 +607,16 @@ export class AgentMesh implements ObservationSource {
     return this.#contacts;
   }
 
+  /** Reference directives go only to an agent whose latest request named the feature. */
   #directivesFor(observer: string): Directive[] {
-    return [...this.probeNow.pendingFor(observer), ...this.references.pendingFor(observer)];
+    const able = this.#contacts.get(observer)?.features.includes('probe-references') === true;
+    return [
+      ...this.probeNow.pendingFor(observer),
+      ...(able ? this.references.pendingFor(observer) : []),
+    ];
   }
 
-  #contact(
-    observer: string,
-    batch: ResultBatch | null,
-    features?: readonly AgentFeature[],
-  ): void {
+  #contact(observer: string, batch: ResultBatch | null, features?: readonly AgentFeature[]): void {
     const previous = this.#contacts.get(observer);
     this.#contacts.set(observer, {
       at: this.clock.now(),
