@@ -133,6 +133,20 @@ function answeringAgents(mesh: AgentMesh, observers: readonly string[], answer: 
   return () => clearInterval(timer);
 }
 
+/** A world with an agent mesh whose observers of the MIG node answer (or not); `stop` ends them. */
+function withAgents(answer: boolean) {
+  let stop = (): void => undefined;
+  return {
+    mesh: (seed: ReturnType<typeof seedScenario>) => {
+      const mesh = new AgentMesh(() => seed.sim.nodes(), systemClock, silentLogger);
+      stop = answeringAgents(mesh, mesh.plans.observersOf(seed.mig), answer);
+      return mesh;
+    },
+    options: REFERENCE_OPTIONS,
+    stop: () => stop(),
+  };
+}
+
 const REFERENCE_OPTIONS: Partial<DiagnoserOptions> = {
   // Loopback only: the fallback really pings from this host.
   references: { gateway: { ip: '127.0.0.1' }, ovnGateway: null },
@@ -195,15 +209,8 @@ describe('IncidentDiagnoser', () => {
   });
 
   it('asks up to 3 observers to probe the reference points at incident open; their answers are the evidence, named', async () => {
-    let stop = (): void => undefined;
-    const { seed, incident, diagnoser } = await world(undefined, {
-      mesh: (seed) => {
-        const mesh = new AgentMesh(() => seed.sim.nodes(), systemClock, silentLogger);
-        stop = answeringAgents(mesh, mesh.plans.observersOf(seed.mig), true);
-        return mesh;
-      },
-      options: REFERENCE_OPTIONS,
-    });
+    const agents = withAgents(true);
+    const { seed, incident, diagnoser } = await world(undefined, agents);
     try {
       const heard: VerdictEvent[] = [];
       diagnoser.onVerdict((e) => heard.push(e));
@@ -224,20 +231,13 @@ describe('IncidentDiagnoser', () => {
       const finding = verdict.findings.find((f) => f.kind === 'references-ok');
       expect(finding).toMatchObject({ from: 'observers', observers: [...probedBy].sort() });
     } finally {
-      stop();
+      agents.stop();
     }
   });
 
   it('falls back to the controller’s own probe when no observer answers, and says so', async () => {
-    let stop = (): void => undefined;
-    const { incident, diagnoser } = await world(undefined, {
-      mesh: (seed) => {
-        const mesh = new AgentMesh(() => seed.sim.nodes(), systemClock, silentLogger);
-        stop = answeringAgents(mesh, mesh.plans.observersOf(seed.mig), false);
-        return mesh;
-      },
-      options: REFERENCE_OPTIONS,
-    });
+    const agents = withAgents(false);
+    const { incident, diagnoser } = await world(undefined, agents);
     try {
       const event = await diagnoser.again(incident.id);
       const net = networkOf(event);
@@ -245,7 +245,7 @@ describe('IncidentDiagnoser', () => {
       expect(net.referenceSource?.fallback).toMatch(/none answered within 1\.0 s/);
       expect(net.references.map((r) => r.observer)).toEqual(['controller']);
     } finally {
-      stop();
+      agents.stop();
     }
   });
 

@@ -414,22 +414,30 @@ describe('classify: NODE_HALTED only with every vantage point dead at L2 and the
     result: probe('skipped', l3, 'skipped', 'skipped', '10.62.0.1'),
     error: null,
   });
-
-  it('one observer of three losing the gateway lowers the confidence (its own path may be at fault)', () => {
-    const net = allDeadNetwork();
-    const bad = replace(
+  /** The seed's dead node, with these reference probes from `from` (the asked observers). */
+  const withReferences = (
+    references: ReturnType<typeof gatewayFrom>[],
+    from: 'observers' | 'controller',
+    asked: string[],
+    fallback: string | null = null,
+  ): Evidence[] =>
+    replace(
       seed(),
       ok('network', {
-        ...net,
-        references: [
-          gatewayFrom('w1', 'failed'),
-          gatewayFrom('w2', 'ok'),
-          gatewayFrom('w3', 'ok'),
-        ],
-        referenceSource: { from: 'observers', asked: ['w1', 'w2', 'w3'], fallback: null },
+        ...allDeadNetwork(),
+        references,
+        referenceSource: { from, asked, fallback },
       }),
     );
-    const v = run(bad);
+
+  it('one observer of three losing the gateway lowers the confidence (its own path may be at fault)', () => {
+    const v = run(
+      withReferences(
+        [gatewayFrom('w1', 'failed'), gatewayFrom('w2', 'ok'), gatewayFrom('w3', 'ok')],
+        'observers',
+        ['w1', 'w2', 'w3'],
+      ),
+    );
     expect(v.rootCause).toBe('NODE_HALTED');
     expect(v.rule).toBe('dead-cloud-running');
     expect(v.confidence).toBe(0.53); // (0.7 + 0.05) × 0.7
@@ -444,19 +452,11 @@ describe('classify: NODE_HALTED only with every vantage point dead at L2 and the
   });
 
   it('the reference points failing from most observers too: the network around the node, not the node (PARTIAL_PARTITION)', () => {
-    const net = allDeadNetwork();
     const v = run(
-      replace(
-        seed(),
-        ok('network', {
-          ...net,
-          references: [
-            gatewayFrom('w1', 'failed'),
-            gatewayFrom('w2', 'failed'),
-            gatewayFrom('w3', 'ok'),
-          ],
-          referenceSource: { from: 'observers', asked: ['w1', 'w2', 'w3'], fallback: null },
-        }),
+      withReferences(
+        [gatewayFrom('w1', 'failed'), gatewayFrom('w2', 'failed'), gatewayFrom('w3', 'ok')],
+        'observers',
+        ['w1', 'w2', 'w3'],
       ),
     );
     expect(v.rootCause).toBe('PARTIAL_PARTITION');
@@ -475,17 +475,12 @@ describe('classify: NODE_HALTED only with every vantage point dead at L2 and the
   });
 
   it('node-local evidence before the cut still wins over lost reference points (OOM of ovs-vswitchd)', () => {
-    const net = allDeadNetwork();
     const v = run(
       replace(
-        replace(
-          seed(),
-          ok('network', {
-            ...net,
-            references: [gatewayFrom('w1', 'failed'), gatewayFrom('w2', 'failed')],
-            referenceSource: { from: 'observers', asked: ['w1', 'w2'], fallback: null },
-          }),
-        ),
+        withReferences([gatewayFrom('w1', 'failed'), gatewayFrom('w2', 'failed')], 'observers', [
+          'w1',
+          'w2',
+        ]),
         kernel([
           sig({
             id: 'oom-kill',
@@ -500,19 +495,12 @@ describe('classify: NODE_HALTED only with every vantage point dead at L2 and the
   });
 
   it('the controller losing the gateway (fallback) is not the observers losing it: the node verdict stands, weaker', () => {
-    const net = allDeadNetwork();
     const v = run(
-      replace(
-        seed(),
-        ok('network', {
-          ...net,
-          references: [gatewayFrom('controller', 'failed')],
-          referenceSource: {
-            from: 'controller',
-            asked: ['w1', 'w2'],
-            fallback: 'asked w1, w2; none answered within 5.0 s',
-          },
-        }),
+      withReferences(
+        [gatewayFrom('controller', 'failed')],
+        'controller',
+        ['w1', 'w2'],
+        'none answered',
       ),
     );
     expect(v.rootCause).toBe('NODE_HALTED');
@@ -522,33 +510,26 @@ describe('classify: NODE_HALTED only with every vantage point dead at L2 and the
   });
 
   it('reference points answering from the observers are the "network fine, node not" evidence: more than from the controller', () => {
-    const net = allDeadNetwork();
     const fromObservers = run(
-      replace(
-        seed(),
-        ok('network', {
-          ...net,
-          references: [gatewayFrom('w1', 'ok'), gatewayFrom('w2', 'ok')],
-          referenceSource: { from: 'observers', asked: ['w1', 'w2', 'w3'], fallback: null },
-        }),
-      ),
+      withReferences([gatewayFrom('w1', 'ok'), gatewayFrom('w2', 'ok')], 'observers', [
+        'w1',
+        'w2',
+        'w3',
+      ]),
     );
     const fromController = run(
-      replace(
-        seed(),
-        ok('network', {
-          ...net,
-          references: [gatewayFrom('controller', 'ok')],
-          referenceSource: { from: 'controller', asked: [], fallback: 'no observer' },
-        }),
-      ),
+      withReferences([gatewayFrom('controller', 'ok')], 'controller', [], 'no observer'),
     );
     expect(fromObservers.rootCause).toBe('NODE_HALTED');
     expect(fromController.rootCause).toBe('NODE_HALTED');
     expect(fromObservers.confidence).toBe(0.85); // 0.7 + 0.1 (observers) + 0.05 (hypervisor UP)
     expect(fromController.confidence).toBe(0.8); // 0.7 + 0.05 (controller) + 0.05
     expect(fromObservers.findings).toContainEqual(
-      expect.objectContaining({ kind: 'references-ok', from: 'observers', observers: ['w1', 'w2'] }),
+      expect.objectContaining({
+        kind: 'references-ok',
+        from: 'observers',
+        observers: ['w1', 'w2'],
+      }),
     );
     expect(fromController.findings).toContainEqual(
       expect.objectContaining({ kind: 'references-ok', from: 'controller', observers: [] }),

@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResultBatch, WireResult } from '../../src/agent/protocol.ts';
-import type { NodeSnapshot } from '../../src/core/cluster.ts';
 import { systemClock } from '../../src/core/clock.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { AgentMesh } from '../../src/controller/mesh.ts';
@@ -19,23 +18,7 @@ import { agentApiRoutes } from '../../src/server/agent-api.ts';
 import { startOpsServer } from '../../src/server/ops-server.ts';
 import type { IncidentStore } from '../../src/store/port.ts';
 import { MEMORY, openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-
-export function node(name: string, ip: string, labels: Record<string, string> = {}): NodeSnapshot {
-  return {
-    name,
-    uid: `uid-${name}`,
-    labels,
-    annotations: {},
-    internalIP: ip,
-    providerID: null,
-    unschedulable: false,
-    taints: [],
-    conditions: [{ type: 'Ready', status: 'True' }],
-    capacity: {},
-    allocatable: {},
-    createdAt: '2025-08-25T00:00:00Z',
-  };
-}
+import { readyNode as node } from '../support/nodes.ts';
 
 const TOKEN_A = 'token-for-node-a-0123456789';
 const TOKEN_B = 'token-for-node-b-0123456789';

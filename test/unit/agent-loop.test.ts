@@ -16,7 +16,6 @@ import { ControllerClient, TokenFile } from '../../src/agent/controller-client.t
 import { FakeProber, type FakePeerState } from '../../src/agent/fake-prober.ts';
 import { PlanFile } from '../../src/agent/plan-file.ts';
 import type { ResultBatch, WireResult } from '../../src/agent/protocol.ts';
-import type { NodeSnapshot } from '../../src/core/cluster.ts';
 import { ManualClock, systemClock } from '../../src/core/clock.ts';
 import { detectCluster } from '../../src/core/detection-cluster.ts';
 import { evaluateNode } from '../../src/core/detection.ts';
@@ -29,25 +28,10 @@ import {
 import { AgentAuth } from '../../src/server/agent-api-auth.ts';
 import { agentApiRoutes } from '../../src/server/agent-api.ts';
 import { startOpsServer } from '../../src/server/ops-server.ts';
+import type { NodeSnapshot } from '../../src/core/cluster.ts';
+import { readyNode as node } from '../support/nodes.ts';
 
 const TOKEN = 'shared-lab-token-0123456789abcdef';
-
-function node(name: string, ip: string): NodeSnapshot {
-  return {
-    name,
-    uid: `uid-${name}`,
-    labels: {},
-    annotations: {},
-    internalIP: ip,
-    providerID: null,
-    unschedulable: false,
-    taints: [],
-    conditions: [{ type: 'Ready', status: 'True' }],
-    capacity: {},
-    allocatable: {},
-    createdAt: '2025-08-25T00:00:00Z',
-  };
-}
 
 function cluster(n: number): NodeSnapshot[] {
   return Array.from({ length: n }, (_, i) =>

@@ -8,7 +8,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, type ReferenceProber } from '../../src/agent/agent.ts';
 import { ControllerClient } from '../../src/agent/controller-client.ts';
@@ -33,27 +32,10 @@ import { AgentMesh } from '../../src/controller/mesh.ts';
 import { ReferenceQueue, spreadAcrossZones } from '../../src/controller/references.ts';
 import { AgentAuth } from '../../src/server/agent-api-auth.ts';
 import { agentApiRoutes } from '../../src/server/agent-api.ts';
-import { startOpsServer } from '../../src/server/ops-server.ts';
-import type { NodeSnapshot } from '../../src/core/cluster.ts';
+import { startRoutes } from '../support/ops-server.ts';
+import { readyNode as node } from '../support/nodes.ts';
 
 const T0 = 1_756_094_280_000;
-
-function node(name: string, ip: string, labels: Record<string, string> = {}): NodeSnapshot {
-  return {
-    name,
-    uid: `uid-${name}`,
-    labels,
-    annotations: {},
-    internalIP: ip,
-    providerID: null,
-    unschedulable: false,
-    taints: [],
-    conditions: [{ type: 'Ready', status: 'True' }],
-    capacity: {},
-    allocatable: {},
-    createdAt: '2025-08-25T00:00:00Z',
-  };
-}
 
 const directive = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
   id: 'rp-1',
@@ -294,7 +276,6 @@ describe('the route and the real agent loop on 127.0.0.1', () => {
   );
   let mesh: AgentMesh;
   let base = '';
-  let port = 0;
   let close: () => Promise<void>;
   let dir = '';
 
@@ -302,20 +283,13 @@ describe('the route and the real agent loop on 127.0.0.1', () => {
     dir = mkdtempSync(join(tmpdir(), 'nw-agent-refs-'));
     writeFileSync(join(dir, 'agents'), `node-b ${TOKEN_B}\nnode-c ${TOKEN_C}\n`);
     mesh = new AgentMesh(() => nodes, systemClock, silentLogger, { plan: { k: 3 } });
-    const server = await startOpsServer({
-      listen: '127.0.0.1:0',
-      registry: new Registry(),
-      healthy: () => ({ ok: true, reason: '' }),
-      ready: () => ({ ok: true, reason: '' }),
-      routes: agentApiRoutes({
+    ({ base, close } = await startRoutes(
+      agentApiRoutes({
         mesh,
         log: silentLogger,
         auth: new AgentAuth({ agentTokenFile: join(dir, 'agents') }),
       }),
-    });
-    port = server.port;
-    base = `http://127.0.0.1:${port}`;
-    close = () => server.close();
+    ));
   });
   afterAll(async () => close());
 
@@ -473,24 +447,18 @@ describe('the route and the real agent loop on 127.0.0.1', () => {
 
   it('the client names its features in the request header', async () => {
     let seen: string | undefined;
-    const server = await startOpsServer({
-      listen: '127.0.0.1:0',
-      registry: new Registry(),
-      healthy: () => ({ ok: true, reason: '' }),
-      ready: () => ({ ok: true, reason: '' }),
-      routes: [
-        (req, res) => {
-          const h = req.headers[AGENT_FEATURES_HEADER];
-          seen = Array.isArray(h) ? h.join(',') : h;
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end('{}');
-          return true;
-        },
-      ],
-    });
+    const server = await startRoutes([
+      (req, res) => {
+        const h = req.headers[AGENT_FEATURES_HEADER];
+        seen = Array.isArray(h) ? h.join(',') : h;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{}');
+        return true;
+      },
+    ]);
     try {
       const client = new ControllerClient({
-        baseUrl: `http://127.0.0.1:${server.port}`,
+        baseUrl: server.base,
         node: 'node-b',
         token: () => Promise.resolve(TOKEN_B),
         features: AGENT_FEATURES,
