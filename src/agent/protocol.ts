@@ -495,7 +495,6 @@ export function parseDirective(value: unknown, path: string): Directive {
   };
 }
 
-
 function directives(value: unknown, path: string): readonly Directive[] {
   return array(value, path, LIMITS.maxDirectives).map((d, i) => parseDirective(d, join(path, i)));
 }

@@ -25,11 +25,7 @@ import { describeError, NodeWardenError } from '../core/errors.ts';
 import type { Incident } from '../core/incident.ts';
 import type { Logger } from '../core/logger.ts';
 import { probeVerdict, type Prober, type ProbeResult } from '../core/probe.ts';
-import type {
-  NetworkSources,
-  ObserverReferences,
-  ReportedResult,
-} from '../diagnose/collectors.ts';
+import type { NetworkSources, ObserverReferences, ReportedResult } from '../diagnose/collectors.ts';
 import type { ReferenceAddress, ReferenceProbe } from '../core/evidence.ts';
 import type { GpuHistory } from '../diagnose/gpu-history.ts';
 import { probeReference } from '../probe/reference-probe.ts';
@@ -363,7 +359,12 @@ export class IncidentDiagnoser {
     ];
     if (points.length === 0) return null;
     const mesh = this.sources.mesh;
-    if (mesh === null) return { asked: [], probes: [], note: 'no agents: the controller runs without the agent API' };
+    if (mesh === null)
+      return {
+        asked: [],
+        probes: [],
+        note: 'no agents: the controller runs without the agent API',
+      };
     const { min, max } = LIMITS.referenceTimeoutMs;
     const timeoutMs = Math.min(max, Math.max(min, this.options.probeTimeoutMs));
     let id: string;

@@ -105,8 +105,7 @@ export class ReferenceQueue {
       throw new NodeWardenError('BAD_INPUT', `reference points for ${node}: ${what}`, { hint });
     };
     if (observers.length === 0) bad('no observer to ask', 'the node needs observers in the plan');
-    if (points.length === 0)
-      bad('no reference point', 'configure --gateway and/or --ovn-gateway');
+    if (points.length === 0) bad('no reference point', 'configure --gateway and/or --ovn-gateway');
     if (points.length > LIMITS.maxReferencePoints)
       bad(
         `${points.length} points, at most ${LIMITS.maxReferencePoints}`,
