@@ -413,7 +413,8 @@ describe('the route and the real agent loop on 127.0.0.1', () => {
     await agent.probePeer(target); // one result in the backlog: the push carries the directive back
     await agent.push();
     const deadline = Date.now() + 5_000;
-    while (Date.now() < deadline && mesh.references.status(status.id)?.answered.length === 0) {
+    // Until the controller took the answer and the agent heard it did.
+    while (Date.now() < deadline && agent.stats.references === 0) {
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(probed.sort()).toEqual(['10.62.0.1:6443@1200', '100.64.0.1:-@1200']);
