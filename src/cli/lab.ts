@@ -225,6 +225,13 @@ function printStatus(status: LabStatus, io: Io): void {
   } else {
     io.out('prometheus: none (lab up --no-prometheus)\n');
   }
+  const os = status.openstack;
+  if (os) {
+    io.out(
+      `openstack: ${Object.keys(os.servers).length} Nova servers (lab OpenStack ${os.dir}); ` +
+        `hypervisor ${os.hypervisor.pid === null ? 'not running' : `pid ${os.hypervisor.pid} ${os.hypervisor.state}`}, boot delay ${os.bootDelayMs / 1000} s\n`,
+    );
+  }
   const rows = status.nodes.map((n) => [
     n.name,
     n.role,

@@ -654,6 +654,23 @@ export interface LabStatus {
   } | null;
   /** Null when lab up ran with --no-prometheus. */
   readonly prometheus: PrometheusStatus | null;
+  /** Null unless lab up ran with --openstack. */
+  readonly openstack: {
+    readonly dir: string;
+    readonly bootDelayMs: number;
+    readonly hypervisor: { readonly pid: number | null; readonly state: ProcessState };
+    /** Nova server id per node name. */
+    readonly servers: Readonly<Record<string, string>>;
+  } | null;
+}
+
+/** The pid a lab process wrote to its pid file, if that process still runs. */
+async function pidFileStatus(
+  pidFile: string,
+): Promise<{ readonly pid: number | null; readonly state: ProcessState }> {
+  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+  if (!Number.isInteger(pid) || pid <= 0) return { pid: null, state: 'gone' };
+  return { pid, state: await processState(pid) };
 }
 
 /** What is running and what is broken, read from the state file and checked against the system. */
@@ -719,6 +736,16 @@ export async function labStatus(ctx: LabContext): Promise<LabStatus> {
       : null,
     prometheus: state.prometheus
       ? await prometheusStatus(state.hub.namespace, state.prometheus)
+      : null,
+    openstack: state.openstack
+      ? {
+          dir: state.openstack.dir,
+          bootDelayMs: state.openstack.bootDelayMs,
+          hypervisor: await pidFileStatus(state.openstack.hypervisorPidFile),
+          servers: Object.fromEntries(
+            state.nodes.flatMap((n) => (n.novaServer ? [[n.name, n.novaServer.serverId]] : [])),
+          ),
+        }
       : null,
   };
 }
