@@ -51,7 +51,7 @@ import {
 } from './standin-process.ts';
 import { nodeScript, startDaemon } from './daemon.ts';
 import { PORTS } from './openstack/plan.ts';
-import { createNodeServers, deleteNodeServers } from './openstack/nodes.ts';
+import { createNodeServers, deleteNodeServers, requireLabOpenStack } from './openstack/nodes.ts';
 import {
   labPaths,
   readState,
@@ -156,6 +156,8 @@ export async function labUp(ctx: LabContext, request: LabUpRequest): Promise<UpR
       'drop --no-control-plane',
     );
   }
+  // Before anything is made: a lab OpenStack that is not up fails the command at once, by name.
+  if (request.openstack !== undefined) await requireLabOpenStack(request.openstack.dir);
   return withLabLock(ctx.dir, async () => {
     const existing = await readState(ctx.dir);
     const namespaces = await leftoverNamespaces();
