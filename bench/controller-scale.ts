@@ -8,6 +8,9 @@
 //   npm run build   # the controller runs from dist/
 //   sudo npx tsx bench/controller-scale.ts [--nodes 5000] [--pods 150000] [--settle 120]
 //   quick check: sudo npx tsx bench/controller-scale.ts --nodes 200 --pods 6000 --settle 60
+//   full size on a shared machine: take the lab lock and raise the bench's priority —
+//   sudo flock /run/lock/nodewarden-lab.lock npx tsx bench/controller-scale.ts \
+//     --nodes 5000 --pods 150000 --settle 120 --concurrency 64 --raise-priority --keep
 //
 // It never uses the lab's nw-* namespaces or its dir: everything lives in the
 // network namespace nwscale-hub and a fresh /tmp/nwscale-* dir, both removed
@@ -63,6 +66,15 @@ const concurrency = flag('concurrency', 48, 1, 512);
 /** Time allowed for creating nodes and pods together; what exists then is measured. */
 const budgetMinutes = flag('budget-minutes', 40, 1, 240);
 const keep = process.argv.includes('--keep');
+/**
+ * `--raise-priority` (root): set this process's scheduling autogroup to nice
+ * -15. With the kernel's autogroups on (/proc/sys/kernel/sched_autogroup_enabled),
+ * `nice` orders processes only within one session; between sessions CPU is
+ * shared per autogroup, so on a machine where others work in their own
+ * sessions a niced bench still gets only its share. Everything the bench
+ * starts (control plane, kwok, the controller) inherits the autogroup.
+ */
+const raisePriority = process.argv.includes('--raise-priority');
 
 const t0 = Date.now();
 const say = (line: string): void =>
@@ -378,6 +390,14 @@ async function run(): Promise<Figures> {
   }
   dir = await mkdtemp(join(tmpdir(), 'nwscale-'));
   say(`bench dir ${dir}; ${nodes} nodes, ${pods} pods, settle ${settle} s`);
+  if (raisePriority) {
+    await writeFile('/proc/self/autogroup', '-15').catch((err: unknown) => {
+      throw new NodeWardenError('UNAVAILABLE', `--raise-priority: ${String(err)}`, {
+        hint: 'it needs root and a kernel with autogroups (/proc/self/autogroup); run without it',
+      });
+    });
+    say(`scheduling autogroup: ${(await readFile('/proc/self/autogroup', 'utf8')).trim()}`);
+  }
 
   const binaries = await buildControlPlane(say);
   const kwok = await buildKwok(say);
@@ -423,9 +443,11 @@ async function run(): Promise<Figures> {
       'apiVersion: config.kwok.x-k8s.io/v1alpha1',
       'kind: KwokConfiguration',
       'options:',
-      '  nodeLeaseParallelism: 16',
+      // ~500 renewals a second at 5,000 nodes, each a PUT of tens of ms on a busy API
+      // server: 16 workers fell behind (nodes flickered NotReady at 5,000), so one per 50 nodes.
+      `  nodeLeaseParallelism: ${Math.min(128, Math.max(16, Math.ceil(nodes / 50)))}`,
       '  nodePlayStageParallelism: 8',
-      '  podPlayStageParallelism: 16',
+      '  podPlayStageParallelism: 32',
       '',
     ].join('\n'),
   );
