@@ -1,6 +1,7 @@
 // The controller-scale bench's own API client: plain JSON over one keep-alive
 // HTTPS agent with the lab admin certificate, and a bounded-concurrency
-// creator that turns "POST 150,000 pods" into a steady stream with retries.
+// writer that turns "POST 150,000 pods" (or PATCH their status) into a steady
+// stream with retries.
 // The controller under test uses src/kube; this client only loads the cluster.
 import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
@@ -44,6 +45,7 @@ export class ScaleApi {
     body?: unknown,
     timeoutMs = 60_000,
     accept = 'application/json',
+    contentType = 'application/json',
   ): Promise<ApiResponse> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
@@ -60,7 +62,7 @@ export class ScaleApi {
             ...(payload === undefined
               ? {}
               : {
-                  'content-type': 'application/json',
+                  'content-type': contentType,
                   'content-length': Buffer.byteLength(payload),
                 }),
           },
@@ -98,6 +100,14 @@ export class ScaleApi {
   }
 }
 
+/** One write: POST by default; a status PATCH names its method and content type. */
+export interface Write {
+  readonly path: string;
+  readonly body: unknown;
+  readonly method?: 'POST' | 'PATCH';
+  readonly contentType?: string;
+}
+
 export interface CreateManyOptions {
   readonly label: string;
   readonly concurrency: number;
@@ -118,8 +128,8 @@ const RETRYABLE = new Set([429, 500, 502, 503, 504]);
 const MAX_TRIES = 8;
 
 /**
- * POSTs `count` objects, `concurrency` at a time. 409 AlreadyExists counts as
- * made (a retried POST that had landed); 429/5xx and dropped connections are
+ * Makes `count` writes (POSTs unless `make` says otherwise), `concurrency` at
+ * a time. 409 AlreadyExists counts as made (a retried POST that had landed); 429/5xx and dropped connections are
  * retried with capped exponential backoff; anything else (400, 403, 422) is a
  * bug in the object and stops the run at once, since every other object would
  * fail the same way.
@@ -127,7 +137,7 @@ const MAX_TRIES = 8;
 export async function createMany(
   api: ScaleApi,
   count: number,
-  make: (i: number) => { path: string; body: unknown },
+  make: (i: number) => Write,
   options: CreateManyOptions,
 ): Promise<CreateManyResult> {
   const started = Date.now();
@@ -137,16 +147,16 @@ export async function createMany(
   let shownAt = started;
   let failure: Error | null = null;
   const one = async (i: number): Promise<void> => {
-    const { path, body } = make(i);
+    const { path, body, method = 'POST', contentType } = make(i);
     for (let attempt = 1; ; attempt += 1) {
       let why: string;
       try {
-        const res = await api.request('POST', path, body);
+        const res = await api.request(method, path, body, 60_000, 'application/json', contentType);
         if ((res.status >= 200 && res.status <= 299) || res.status === 409) return;
         if (!RETRYABLE.has(res.status)) {
           throw new NodeWardenError(
             'BAD_INPUT',
-            `POST ${path} (${options.label} #${i}): HTTP ${res.status} ${res.body.slice(0, 400)}`,
+            `${method} ${path} (${options.label} #${i}): HTTP ${res.status} ${res.body.slice(0, 400)}`,
             {
               hint: 'the bench built an object the API server rejects; fix bench/controller-scale.ts',
             },
@@ -158,9 +168,13 @@ export async function createMany(
         why = error instanceof Error ? error.message : String(error);
       }
       if (attempt >= MAX_TRIES) {
-        throw new NodeWardenError('UNAVAILABLE', `POST ${path} failed ${attempt} times: ${why}`, {
-          hint: 'the API server is overloaded or down; read kube-apiserver.log in the bench dir',
-        });
+        throw new NodeWardenError(
+          'UNAVAILABLE',
+          `${method} ${path} failed ${attempt} times: ${why}`,
+          {
+            hint: 'the API server is overloaded or down; read kube-apiserver.log in the bench dir',
+          },
+        );
       }
       retries += 1;
       await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)));
