@@ -55,17 +55,35 @@ async function text(path: string): Promise<string | null> {
 }
 
 /**
- * The interface of the default route (/proc/net/route, destination 00000000);
- * null when there is none (a lab namespace may route only its subnet).
+ * The default route (/proc/net/route, destination 00000000): its interface
+ * and its gateway (IPv4, the table's little-endian hex turned into dotted
+ * form; null for an on-link default route); null when there is none (a lab
+ * namespace may route only its subnet).
  */
-export async function defaultRouteInterface(paths: HostPaths = HOST_PATHS): Promise<string | null> {
+export async function defaultRoute(
+  paths: HostPaths = HOST_PATHS,
+): Promise<{ iface: string; gateway: string | null } | null> {
   const table = await text(join(paths.proc, 'net/route'));
   if (table === null) return null;
   for (const line of table.split('\n').slice(1)) {
-    const [iface, destination, , , , , , mask] = line.trim().split(/\s+/);
-    if (destination === '00000000' && mask === '00000000' && iface !== undefined) return iface;
+    const [iface, destination, gateway, , , , , mask] = line.trim().split(/\s+/);
+    if (destination === '00000000' && mask === '00000000' && iface !== undefined) {
+      return { iface, gateway: routeGateway(gateway) };
+    }
   }
   return null;
+}
+
+/** `01003E0A` → `10.62.0.1`; null for 0.0.0.0 (on-link) or anything that is not 8 hex digits. */
+function routeGateway(hex: string | undefined): string | null {
+  if (hex === undefined || !/^[0-9A-Fa-f]{8}$/.test(hex) || /^0{8}$/.test(hex)) return null;
+  const octets = [6, 4, 2, 0].map((i) => parseInt(hex.slice(i, i + 2), 16));
+  return octets.join('.');
+}
+
+/** The interface of the default route; null when there is none. */
+export async function defaultRouteInterface(paths: HostPaths = HOST_PATHS): Promise<string | null> {
+  return (await defaultRoute(paths))?.iface ?? null;
 }
 
 /** The first interface that is up and not loopback, for hosts without a default route. */
@@ -119,12 +137,22 @@ export async function readInterface(
   };
 }
 
-/** The uplink plus any overlay interfaces present; errors are listed, never thrown. */
+/**
+ * The uplink plus any overlay interfaces present, and the default route's
+ * gateway (the node's gateway: a diagnosis probes it from the node's
+ * observers when the node dies); errors are listed, never thrown.
+ */
 export async function readInterfaces(
   uplink: string | null,
   paths: HostPaths = HOST_PATHS,
-): Promise<{ uplink: string | null; interfaces: InterfaceCounters[]; errors: string[] }> {
-  const name = uplink ?? (await defaultRouteInterface(paths)) ?? (await firstUpInterface(paths));
+): Promise<{
+  uplink: string | null;
+  gateway: string | null;
+  interfaces: InterfaceCounters[];
+  errors: string[];
+}> {
+  const route = await defaultRoute(paths);
+  const name = uplink ?? route?.iface ?? (await firstUpInterface(paths));
   const interfaces: InterfaceCounters[] = [];
   const errors: string[] = [];
   const names = [...new Set([...(name === null ? [] : [name]), ...OVERLAY_INTERFACES])];
@@ -136,7 +164,7 @@ export async function readInterfaces(
     }
   }
   if (name === null) errors.push('no uplink: no default route and no interface up');
-  return { uplink: name, interfaces, errors };
+  return { uplink: name, gateway: route?.gateway ?? null, interfaces, errors };
 }
 
 export interface Inventory {

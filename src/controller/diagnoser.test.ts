@@ -235,6 +235,24 @@ describe('IncidentDiagnoser', () => {
     }
   });
 
+  it('probes the node’s own default gateway, as its agent reported it in its last words', async () => {
+    const agents = withAgents(true);
+    const { seed, store, incident, diagnoser } = await world(undefined, agents);
+    try {
+      await store.putLastWords(seed.mig, new Date().toISOString(), 'interfaces', {
+        uplink: 'eth0',
+        gateway: '127.0.0.2',
+        interfaces: [],
+        errors: [],
+      });
+      const net = networkOf(await diagnoser.again(incident.id));
+      expect(net.referenceSource?.from).toBe('observers');
+      expect([...new Set(net.references.map((r) => r.target))]).toEqual(['127.0.0.2']);
+    } finally {
+      agents.stop();
+    }
+  });
+
   it('falls back to the controller’s own probe when no observer answers, and says so', async () => {
     const agents = withAgents(false);
     const { incident, diagnoser } = await world(undefined, agents);

@@ -26,7 +26,11 @@ import type { Incident } from '../core/incident.ts';
 import type { Logger } from '../core/logger.ts';
 import { probeVerdict, type Prober, type ProbeResult } from '../core/probe.ts';
 import type { NetworkSources, ObserverReferences, ReportedResult } from '../diagnose/collectors.ts';
-import type { ReferenceAddress, ReferenceProbe } from '../core/evidence.ts';
+import {
+  parseReferenceAddress,
+  type ReferenceAddress,
+  type ReferenceProbe,
+} from '../core/evidence.ts';
 import type { GpuHistory } from '../diagnose/gpu-history.ts';
 import { probeReference } from '../probe/reference-probe.ts';
 import { LIMITS, type ReferencePoint } from '../agent/protocol.ts';
@@ -211,15 +215,19 @@ export class IncidentDiagnoser {
     const node = incident.nodes[0] ?? '';
     this.log.log('info', 'diagnosis started', { incident: incident.id, node, trigger });
     try {
+      const points = incident.kind === 'node' ? await this.#referencePoints(node) : null;
       const [, references] =
         incident.kind === 'node'
-          ? await Promise.all([this.#probeNow(node), this.#observerReferences(node)])
+          ? await Promise.all([
+              this.#probeNow(node),
+              points === null ? null : this.#observerReferences(node, points),
+            ])
           : [undefined, null];
       const diagnosis = await diagnose(
         incident,
         {
           cluster: this.sources.view,
-          network: this.#network(references),
+          network: this.#network(references, points),
           cloud: this.sources.cloud,
           gpu: this.sources.gpu,
           lastWords: store,
@@ -351,8 +359,11 @@ export class IncidentDiagnoser {
    * with a note when nothing came back (the collector then probes them from
    * the controller and records why).
    */
-  async #observerReferences(node: string): Promise<ObserverReferences | null> {
-    const { gateway, ovnGateway } = this.options.references;
+  async #observerReferences(
+    node: string,
+    references: DiagnoserOptions['references'],
+  ): Promise<ObserverReferences | null> {
+    const { gateway, ovnGateway } = references;
     const points: ReferencePoint[] = [
       ...(gateway === null ? [] : [{ kind: 'gateway' as const, ...gateway }]),
       ...(ovnGateway === null ? [] : [{ kind: 'ovn-gateway' as const, ...ovnGateway }]),
@@ -405,7 +416,45 @@ export class IncidentDiagnoser {
     };
   }
 
-  #network(references: ObserverReferences | null): NetworkSources {
+  /**
+   * The reference points of `node`: its own default gateway as its agent last
+   * reported it (`interfaces` last words, the last 10 min) — with the port of
+   * `--gateway` when that names the same address — else `--gateway`; and
+   * `--ovn-gateway`. Null when there is none.
+   */
+  async #referencePoints(node: string): Promise<DiagnoserOptions['references'] | null> {
+    const configured = this.options.references;
+    let own: string | null = null;
+    try {
+      const since = new Date(Date.now() - 10 * 60_000).toISOString();
+      const words = await this.sources.store.lastWords(node, since);
+      const data = words.filter((w) => w.kind === 'interfaces').at(-1)?.data;
+      const reported =
+        data !== null && typeof data === 'object' && !Array.isArray(data)
+          ? (data as { gateway?: unknown }).gateway
+          : undefined;
+      const parsed = typeof reported === 'string' ? parseReferenceAddress(reported) : null;
+      own = parsed?.port === undefined ? (parsed?.ip ?? null) : null;
+    } catch (error) {
+      this.log.log('warn', 'could not read the node’s gateway from its last words', {
+        node,
+        error: describeError(error),
+      });
+    }
+    const gateway =
+      own === null
+        ? configured.gateway
+        : configured.gateway?.ip === own
+          ? configured.gateway
+          : { ip: own };
+    if (gateway === null && configured.ovnGateway === null) return null;
+    return { gateway, ovnGateway: configured.ovnGateway };
+  }
+
+  #network(
+    references: ObserverReferences | null,
+    points: DiagnoserOptions['references'] | null,
+  ): NetworkSources {
     const { mesh, prober, observations } = this.sources;
     const port = this.options.kubeletPort;
     return {
@@ -413,7 +462,7 @@ export class IncidentDiagnoser {
       reported: (node) =>
         mesh === null ? [] : mesh.evidence.fullResults(node).map((r) => reportedResult(r, port)),
       controller: prober,
-      references: this.options.references,
+      references: points ?? this.options.references,
       observerReferences: references,
       pinger: (_observer, address, ms, signal) => probeReference(address, ms, signal),
       pingerVantage: 'here',

@@ -61,6 +61,8 @@ describe('last words', () => {
     expect(await defaultRouteInterface(paths)).toBe('ens3');
     const nics = await readInterfaces(null, paths);
     expect(nics.uplink).toBe('ens3');
+    // 01003E0A in /proc/net/route is 10.62.0.1 (little-endian).
+    expect(nics.gateway).toBe('10.62.0.1');
     expect(nics.interfaces).toEqual([
       {
         name: 'ens3',
