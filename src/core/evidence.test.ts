@@ -5,7 +5,9 @@ import { NodeWardenError } from './errors.ts';
 import { parseEvidence, parseEvidenceList } from './evidence-parse.ts';
 import {
   dataOf,
+  formatReferenceAddress,
   missingEvidence,
+  parseReferenceAddress,
   novaPowerState,
   powerStateLabel,
   vantageProbes,
@@ -40,6 +42,19 @@ describe('parseEvidence', () => {
       'impact',
     ]);
     expect(parsed).toEqual(raw);
+  });
+
+  it('keeps where the reference points were probed from, and reads evidence stored before it was recorded', () => {
+    const raw = seed() as Record<string, unknown>[];
+    const network = structuredClone(raw[5]) as { data: Record<string, unknown> };
+    expect(network.data['referenceSource']).toBeUndefined();
+    expect(parseEvidence(network)).toEqual(network);
+    network.data['referenceSource'] = { from: 'observers', asked: ['w1', 'w2'], fallback: null };
+    expect(parseEvidence(network)).toEqual(network);
+    network.data['referenceSource'] = { from: 'nowhere', asked: [], fallback: null };
+    expect(badInputMessage(() => parseEvidence(network))).toMatch(
+      /^evidence\.data\.referenceSource\.from: "nowhere" is not one of observers, controller/,
+    );
   });
 
   it('names the first bad field, however deep', () => {
@@ -147,5 +162,29 @@ describe('evidence helpers', () => {
     expect(novaPowerState(6)).toBe('CRASHED');
     expect(novaPowerState(2)).toBeNull();
     expect(powerStateLabel('RUNNING')).toBe('Running');
+  });
+});
+
+describe('parseReferenceAddress (--gateway, --ovn-gateway)', () => {
+  it('takes IP and IP:PORT, IPv6 bare or bracketed with a port', () => {
+    expect(parseReferenceAddress('10.62.0.1')).toEqual({ ip: '10.62.0.1' });
+    expect(parseReferenceAddress('10.62.0.1:6443')).toEqual({ ip: '10.62.0.1', port: 6443 });
+    expect(parseReferenceAddress('fd00::1')).toEqual({ ip: 'fd00::1' });
+    expect(parseReferenceAddress('[fd00::1]:6443')).toEqual({ ip: 'fd00::1', port: 6443 });
+    expect(formatReferenceAddress({ ip: 'fd00::1', port: 6443 })).toBe('[fd00::1]:6443');
+    expect(formatReferenceAddress({ ip: '10.62.0.1' })).toBe('10.62.0.1');
+  });
+
+  it('refuses names, octets over 255 and ports out of range', () => {
+    for (const bad of [
+      'gw.example',
+      '10.62.0.256',
+      '10.62.0.1:0',
+      '10.62.0.1:70000',
+      '10.62.0',
+      '',
+    ]) {
+      expect(parseReferenceAddress(bad), bad).toBeNull();
+    }
   });
 });
