@@ -42,6 +42,11 @@ describe('controller --stability-* flags', () => {
     );
     expect(own.options.stabilitySchedule?.settings.namespace).toBe('gpu-tests');
     expect(own.options.stabilitySchedule?.selector).toBe(null);
+    const p99 = parseControllerArgs(
+      ['--stability-schedule', '@daily', '--stability-max-p99', 'L4=1000, L7=2000'],
+      env,
+    );
+    expect(p99.options.stabilitySchedule?.settings.maxP99Ms).toEqual({ L4: 1000, L7: 2000 });
     expect(parseControllerArgs([], env).options.stabilitySchedule).toBeUndefined();
   });
 
@@ -60,6 +65,9 @@ describe('controller --stability-* flags', () => {
     );
     expect(bad(['--stability-schedule', '@daily', '--stability-duration', '10 min'])).toThrow(
       '--stability-duration "10 min" is not a duration',
+    );
+    expect(bad(['--stability-schedule', '@daily', '--stability-max-p99', 'L5=3'])).toThrow(
+      '--stability-max-p99 "L5=3" is not <layer>=<ms>',
     );
     expect(bad(['--stability-profile', 'spike'])).toThrow(
       '--stability-profile is for scheduled stability tests',

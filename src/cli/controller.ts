@@ -174,7 +174,8 @@ action stability-test) and exported as nodewarden_stability_* metrics.
   --stability-namespace NS    where the load Job runs (default: --lease-namespace)
   --stability-profile P, --stability-to P%, --stability-duration D,
   --stability-baseline D, --stability-steps N, --stability-rate N,
-  --stability-max-loss P, --stability-image I, --stability-command JSON,
+  --stability-max-loss P, --stability-max-p99 L=MS,…, --stability-image I,
+  --stability-command JSON,
   --stability-dcgm-url URL    as the same flags of nodewarden stability-test
                               (defaults: ramp to 45.5% over 10m after a 30s baseline)
 

@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { badInput } from '../core/errors.ts';
+import type { Layer } from '../core/probe.ts';
 import {
   DEFAULT_STABILITY_THRESHOLDS,
   STABILITY_PROFILES,
@@ -62,6 +63,8 @@ Options:
   --reference N     the reference node (default: the first other Ready node by name)
   --rate N          probes per second per target (default 5)
   --max-loss P      loss above P% in a step fails it (default ${DEFAULT_STABILITY_THRESHOLDS.maxLossPct})
+  --max-p99 L=MS,…  p99 latency limits per layer, e.g. L4=500,L7=2000 (default L2 200,
+                    L3 200, L4 300, L7 1000 ms; a probe times out at 1000 ms)
   --namespace NS    where the Job runs (default default)
   --image I         load image (default ${DEFAULT_IMAGE}: PyTorch with CUDA)
   --command JSON    load command as a JSON array (default: python3 -c <a program that
@@ -99,6 +102,7 @@ export const STABILITY_SETTING_FLAGS = [
   'steps',
   'rate',
   'max-loss',
+  'max-p99',
   'namespace',
   'image',
   'command',
@@ -139,11 +143,31 @@ export function stabilitySettingsFromFlags(
     steps: intFlag(`${prefix}steps`, get('steps'), d.steps, 1, 100),
     rateHz: intFlag(`${prefix}rate`, get('rate'), d.rateHz, 1, 20),
     maxLossPct: intFlag(`${prefix}max-loss`, get('max-loss'), d.maxLossPct, 0, 100),
+    ...(get('max-p99') === undefined
+      ? {}
+      : { maxP99Ms: p99Flag(`${prefix}max-p99`, get('max-p99') ?? '') }),
     namespace: get('namespace') ?? d.namespace,
     image: get('image') ?? d.image,
     command: commandFlag(`${prefix}command`, get('command')) ?? d.command,
     ...(dcgmUrl === undefined ? {} : { dcgmUrl }),
   };
+}
+
+/** `L4=500,L7=2000` → per-layer p99 limits in ms; BAD_INPUT names the part. */
+function p99Flag(name: string, value: string): Partial<Record<Layer, number>> {
+  const out: Partial<Record<Layer, number>> = {};
+  for (const part of value.split(',').map((p) => p.trim())) {
+    const m = /^(L2|L3|L4|L7)=(\d+)$/.exec(part);
+    const ms = Number(m?.[2]);
+    if (!m || ms < 1 || ms > 600_000) {
+      throw badInput(
+        `--${name} "${part}" is not <layer>=<ms> (layers L2, L3, L4, L7; 1–600000 ms)`,
+        `pass e.g. --${name} L4=500,L7=2000 (defaults: L2 200, L3 200, L4 300, L7 1000)`,
+      );
+    }
+    out[m[1] as Layer] = ms;
+  }
+  return out;
 }
 
 function percentFlag(name: string, value: string | undefined, fallback: number): number {

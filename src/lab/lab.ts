@@ -455,7 +455,10 @@ async function build(ctx: LabContext, plan: LabPlan, request: LabUpRequest): Pro
   step = performance.now();
   const pids = await Promise.all(
     nodes.map(async (node) => {
-      const pid = await startStandin(node, paths.token);
+      // A GPU node's stand-in plays stability-test pods on its simulator: it needs the
+      // simulator's control file now (the simulator itself starts below).
+      const gpu = gpuSimRecord(ctx.dir, node);
+      const pid = await startStandin(gpu === null ? node : { ...node, gpu }, paths.token);
       ctx.progress(
         `kubelet stand-in ${nodeSuffix(node.name)}: pid ${pid}, https://${node.ip}:${node.kubelet.port}/healthz`,
       );

@@ -6,6 +6,7 @@
  */
 import type { NodeSnapshot } from '../core/cluster.ts';
 import { badInput, NodeWardenError } from '../core/errors.ts';
+import type { Layer } from '../core/probe.ts';
 import {
   DEFAULT_STABILITY_THRESHOLDS,
   loadPlan,
@@ -28,6 +29,8 @@ export interface StabilityTestSettings {
   readonly steps: number;
   readonly rateHz: number;
   readonly maxLossPct: number;
+  /** Per-layer p99 limits replacing the defaults' (others keep theirs). */
+  readonly maxP99Ms?: Readonly<Partial<Record<Layer, number>>>;
   readonly namespace: string;
   readonly image: string;
   readonly command: readonly string[];
@@ -124,7 +127,11 @@ export function prepareStabilityTest(
         reference?.internalIP == null ? null : { name: reference.name, ip: reference.internalIP },
       plan,
       job,
-      thresholds: { ...DEFAULT_STABILITY_THRESHOLDS, maxLossPct: s.maxLossPct },
+      thresholds: {
+        ...DEFAULT_STABILITY_THRESHOLDS,
+        maxLossPct: s.maxLossPct,
+        maxP99Ms: { ...DEFAULT_STABILITY_THRESHOLDS.maxP99Ms, ...s.maxP99Ms },
+      },
       rateHz: s.rateHz,
       probeTimeoutMs: 1_000,
       port: 10250,
