@@ -34,15 +34,22 @@ export function execIn(
 /**
  * GET `url` from inside a namespace (a Node one-liner run there: the root
  * namespace has no route into the lab). The body on a 2xx answer, else why not.
+ * A `bearer` token goes in on stdin (not on a command line others can read).
  */
 export async function fetchIn(
   namespace: string,
   url: string,
   timeoutMs: number,
+  bearer?: string,
 ): Promise<{ ok: true; body: string } | { ok: false; error: string }> {
-  const script = `fetch(${JSON.stringify(url)},{signal:AbortSignal.timeout(${timeoutMs})}).then(async r=>{if(!r.ok)throw new Error('HTTP '+r.status);process.stdout.write(await r.text())}).catch(e=>{process.stderr.write(String(e));process.exit(1)})`;
+  const headers =
+    bearer === undefined
+      ? '{}'
+      : `{authorization:'Bearer '+require('node:fs').readFileSync(0,'utf8').trim()}`;
+  const script = `fetch(${JSON.stringify(url)},{headers:${headers},signal:AbortSignal.timeout(${timeoutMs})}).then(async r=>{if(!r.ok)throw new Error('HTTP '+r.status+' '+await r.text());process.stdout.write(await r.text())}).catch(e=>{process.stderr.write(String(e));process.exit(1)})`;
   const run = await execIn(namespace, [process.execPath, '-e', script], {
     timeoutMs: timeoutMs + 2_000,
+    ...(bearer === undefined ? {} : { input: bearer }),
   });
   if (run.code === 0) return { ok: true, body: run.stdout };
   return {
