@@ -20,7 +20,12 @@ import { toNode } from '../src/kube/map.ts';
 import type { LabStatus } from '../src/lab/lab.ts';
 import { listNamespaces } from '../src/lab/netns.ts';
 import { openStore } from '../src/store/open.ts';
-import { startController, stopController, until } from '../test/lab/controller-process.ts';
+import {
+  startController,
+  stopController,
+  until,
+  untilLeader,
+} from '../test/lab/controller-process.ts';
 import { timelineRows, type Run } from './recovery-timeline.ts';
 
 export interface LabBenchOptions {
@@ -99,11 +104,7 @@ async function runMode(
   });
   const store = await openStore(db);
   try {
-    await until('the controller leads', 60_000, () => {
-      if (c.child.exitCode !== null)
-        throw new Error(`controller exited:\n${c.logs().slice(-3000)}`);
-      return c.logs().includes('became leader') ? true : null;
-    });
+    await untilLeader(c);
     // One plan period of the agents (10 s) so every agent reports to this controller.
     await new Promise((r) => setTimeout(r, 12_000));
     const faultAt = Date.now();

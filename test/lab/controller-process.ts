@@ -72,6 +72,15 @@ export async function until<T>(
   }
 }
 
+/** Waits until `c` leads; throws with the end of its log when it exits first. */
+export async function untilLeader(c: Controller, timeoutMs = 60_000): Promise<void> {
+  await until(`${c.identity} leads`, timeoutMs, () => {
+    if (c.child.exitCode !== null)
+      throw new Error(`the controller exited (${c.child.exitCode}):\n${c.logs().slice(-3000)}`);
+    return c.logs().includes('became leader') ? true : null;
+  });
+}
+
 export const opened = (c: Controller): boolean => c.logs().includes('"msg":"incident opened"');
 
 /** The controller's JSON log lines with `msg`, parsed. */

@@ -18,6 +18,7 @@ import {
   startController,
   stopController,
   until,
+  untilLeader,
   type Controller,
 } from './controller-process.ts';
 import { inHub, labStatus, nodewarden, nodewardenOk, SHARED_LAB_TIMING } from './lab-harness.ts';
@@ -111,11 +112,7 @@ function start(identity: string, mode: string): Controller {
 
 /** Leader, then one plan period (10 s) plus a push so every agent reports to this controller. */
 async function leading(c: Controller): Promise<void> {
-  await until('leader', 60_000, () => {
-    if (c.logs().includes('became leader')) return true;
-    if (c.child.exitCode !== null) throw new Error(`the controller exited:\n${logTail()}`);
-    return null;
-  });
+  await untilLeader(c);
   await new Promise((r) => setTimeout(r, 12_000));
 }
 
