@@ -9,6 +9,7 @@ import { loadKubeConfig } from '../../src/kube/config.ts';
 import { KubeHttpError, kubeRequest } from '../../src/kube/http.ts';
 import { toNode, toPod } from '../../src/kube/map.ts';
 import { MIG_PROFILE } from '../../src/lab/seed-cluster.ts';
+import { createObject, deleteObject } from './kube-objects.ts';
 import {
   labStatus,
   MIG,
@@ -51,22 +52,8 @@ const pods = async (ns?: string): Promise<PodSnapshot[]> =>
 const ready = (n: NodeSnapshot | undefined): string =>
   n?.conditions.find((c) => c.type === 'Ready')?.status ?? 'missing';
 
-/** Creates an object; one that exists already is kept (reruns after an aborted run). */
-async function create(path: string, body: unknown): Promise<void> {
-  try {
-    await call('POST', path, body);
-  } catch (error) {
-    if (!(error instanceof KubeHttpError && error.status === 409)) throw error;
-  }
-}
-
-async function remove(path: string): Promise<void> {
-  try {
-    await call('DELETE', path);
-  } catch (error) {
-    if (!(error instanceof KubeHttpError && error.status === 404)) throw error;
-  }
-}
+const create = (path: string, body: unknown): Promise<void> => createObject(kc, path, body);
+const remove = (path: string): Promise<void> => deleteObject(kc, path);
 
 async function createNamespace(name: string): Promise<void> {
   await create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
