@@ -23,6 +23,7 @@ import {
   startController,
   stopController,
   until,
+  untilLeader,
   type Controller,
 } from '../test/lab/controller-process.ts';
 
@@ -99,9 +100,7 @@ try {
     extra: ['--listen', ':9464', '--agent-token-file', labPaths(dir).token],
   });
   controller = c;
-  await until('controller leader', 60_000, () =>
-    c.logs().includes('became leader') ? true : null,
-  );
+  await untilLeader(c);
   const names = status.nodes.map((n) => n.name);
   const ks = new Map<string, number>();
   await until('every agent probing the controller’s plan', 90_000, async () => {
