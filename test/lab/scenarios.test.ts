@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RootCause } from '../../src/core/incident.ts';
 import { runCommand } from '../../src/host/command.ts';
+import { loadDiagnosis } from '../../src/diagnose/stored.ts';
 import { openStore } from '../../src/store/open.ts';
 import {
   logLines as controllerLogLines,
@@ -221,8 +222,9 @@ describe.skipIf(lab.skip !== null)('lab scenarios: each fault yields its root ca
         lab.dir,
         '--cloud-poll-interval',
         '2',
+        // The hub is the lab's gateway; kube-apiserver listens on it, so L4 is tested too.
         '--gateway',
-        status.hub.ip,
+        `${status.hub.ip}:6443`,
         '--report-dir',
         join(dir, 'reports'),
       ],
@@ -304,6 +306,46 @@ describe.skipIf(lab.skip !== null)('lab scenarios: each fault yields its root ca
       }
     }, 120_000);
   }
+
+  it('link-down on the MIG node: the reference points were probed from its observers (named), and the gateway answered', async () => {
+    const store = await openStore(db);
+    try {
+      const incident = (await store.listIncidents({ node: NODE.mig }))[0];
+      expect(incident, 'the MIG node’s link-down incident').toBeDefined();
+      const { evidence, verdict } = await loadDiagnosis(store, incident?.id ?? '');
+      const network = evidence.find((e) => e.source === 'network');
+      const data = network?.source === 'network' ? network.data : null;
+      expect(data?.referenceSource?.from, JSON.stringify(data?.referenceSource)).toBe('observers');
+      const observers = [...new Set(data?.references.map((r) => r.observer) ?? [])].sort();
+      process.stderr.write(
+        `\nreference points of ${short(NODE.mig)} (link-down) probed by: ${observers.map(short).join(', ')}\n${(
+          data?.references ?? []
+        )
+          .map(
+            (r) =>
+              `  ${r.kind} ${r.target} from ${short(r.observer)}: ${r.result?.layers.map((l) => `${l.layer} ${l.status} ${l.detail}`).join('; ') ?? r.error}`,
+          )
+          .join('\n')}\n`,
+      );
+      const others = Object.values(NODE).filter((n) => n !== NODE.mig);
+      expect(observers.length).toBeGreaterThanOrEqual(1);
+      expect(observers.length).toBeLessThanOrEqual(3);
+      for (const o of observers) expect(others).toContain(o);
+      for (const r of data?.references ?? []) {
+        expect(r.kind).toBe('gateway');
+        expect(r.target).toBe('10.62.0.1');
+        expect(r.result?.verdict.healthy, `${r.observer}: ${JSON.stringify(r.result)}`).toBe(true);
+        const layers = r.result?.layers ?? [];
+        expect(layers.find((l) => l.layer === 'L3')?.latencyMs).toBeGreaterThan(0);
+        expect(layers.find((l) => l.layer === 'L4')?.status).toBe('ok');
+      }
+      expect(verdict.findings).toContainEqual(
+        expect.objectContaining({ kind: 'references-ok', from: 'observers', observers }),
+      );
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
 
   it('the controller kept the evidence: nodewarden report renders the power-off incident from its store', async () => {
     const store = await openStore(db);
