@@ -14,8 +14,9 @@ import {
 import { COMPUTE_HOST, keystoneUrl, PORTS } from '../../src/lab/openstack/plan.ts';
 import { field, passwordToken, rest } from '../../src/lab/openstack/rest.ts';
 import { readOpenrc, type OpenStackLabState } from '../../src/lab/openstack/stack.ts';
-import { repoRoot } from './lab-harness.ts';
+import { BYSTANDER, nodewardenOk, repoRoot, SHARED_LAB_UP } from './lab-harness.ts';
 import { readFile } from 'node:fs/promises';
+import { readState, vmOf, type LabNodeState } from '../../src/lab/state.ts';
 
 /**
  * The OpenStack adapter against real Keystone, Nova and Neutron: the lab
@@ -472,5 +473,130 @@ describe.skipIf(lab.skip !== null)('the OpenStack adapter against the lab OpenSt
     expect(
       intoC?.offending[0]?.rules.some((r) => r.protocol === 'tcp' && r.portRangeMin === 6081),
     ).toBe(true);
+  });
+
+  /**
+   * Issue #12 part 3: the shared k8s lab brought up again with --openstack
+   * (one Nova server per node, on a port made first; the Nodes' providerID
+   * names it; the lab hypervisor applies Nova's actions to the nodes). The
+   * shared lab is put back as the other files expect it (plain lab up) at the
+   * end. Not here yet (docs/openstack.md): the Nodes' providerID (a lab up in
+   * the same directory reuses its etcd, whose Nodes keep the old, immutable
+   * providerID) and the end-to-end recovery through Nova that needs it.
+   */
+  describe('lab nodes backed by Nova servers (lab up --openstack)', () => {
+    const BOOT_DELAY_S = 3;
+    let labDir = '';
+
+    const labCli = (args: readonly string[], timeoutMs = 120_000) =>
+      runCommand(process.execPath, [bin, 'lab', ...args], {
+        timeoutMs,
+        env: { NODEWARDEN_LAB_DIR: labDir, NODEWARDEN_OPENSTACK_DIR: dir },
+      });
+    const labOk = async (args: readonly string[], timeoutMs?: number) => {
+      const run = await labCli(args, timeoutMs);
+      if (run.code !== 0)
+        throw new Error(`lab ${args.join(' ')} exited ${run.code}:\n${run.stdout}${run.stderr}`);
+      return run;
+    };
+    /** A lab node by its full name or its suffix (bkqzq, 9f79t). */
+    const labNode = async (name: string): Promise<LabNodeState> => {
+      const node = (await readState(labDir))?.nodes.find((n) => n.name.endsWith(name));
+      if (node === undefined) throw new Error(`no lab node ${name}`);
+      return node;
+    };
+    const vmNow = async (name: string) => {
+      const state = await readState(labDir);
+      const node = state?.nodes.find((n) => n.name === name);
+      if (state === null || node === undefined) throw new Error(`no lab node ${name}`);
+      return vmOf(state, node);
+    };
+
+    beforeAll(async () => {
+      labDir = lab.dir;
+      await nodewardenOk(labDir, ['lab', 'down'], 120_000);
+      const started = Date.now();
+      const up = await labCli(
+        [...SHARED_LAB_UP.slice(1), '--openstack', '--boot-delay', String(BOOT_DELAY_S)],
+        600_000,
+      );
+      if (up.code !== 0) {
+        await labCli(['down']);
+        throw new Error(`lab up --openstack failed:\n${up.stdout}${up.stderr}`);
+      }
+      process.stderr.write(
+        `lab up --openstack: ${((Date.now() - started) / 1000).toFixed(1)} s\n` +
+          up.stdout
+            .split('\n')
+            .filter((l) => /nova servers|hypervisor|lab up:/.test(l))
+            .join('\n') +
+          '\n',
+      );
+    }, 900_000);
+
+    afterAll(async () => {
+      const state = await readState(labDir);
+      const ids = (state?.nodes ?? []).flatMap((n) => (n.novaServer ? [n.novaServer] : []));
+      const down = await labCli(['down'], 180_000);
+      expect(down.code, `${down.stdout}${down.stderr}`).toBe(0);
+      expect(down.stdout).toMatch(/nova servers: \d+ deleted with their ports/);
+      // Nothing of them is left in Nova or Neutron.
+      for (const { serverId, portId } of ids) {
+        expect(
+          (await rest('GET', `${NOVA}/servers/${serverId}`, { token: memberToken, ok: [404] }))
+            .status,
+        ).toBe(404);
+        expect(
+          (await rest('GET', `${NEUTRON}/ports/${portId}`, { token: memberToken, ok: [404] }))
+            .status,
+        ).toBe(404);
+      }
+      // The shared lab as every other file expects it.
+      await nodewardenOk(labDir, SHARED_LAB_UP, 600_000);
+    }, 900_000);
+
+    it('stop and start through Nova power the lab node off and boot it; a lab power-off reaches Nova as a stop', async () => {
+      const cloud = await member();
+      const node = await labNode(BYSTANDER);
+      const id = node.novaServer?.serverId ?? '';
+      await cloud.powerAction(id, 'stop');
+      await until('the lab node powered off by the hypervisor', async () =>
+        (await vmNow(node.name)).power === 'shutoff' ? true : null,
+      );
+      expect((await labNode(node.name)).kubelet.pid).toBeNull();
+      await settled(cloud, id, 'SHUTOFF');
+      await cloud.powerAction(id, 'start');
+      await until('the lab node booted', async () => {
+        const vm = await vmNow(node.name);
+        return vm.power === 'running' && vm.task === null ? true : null;
+      });
+      const actions = (await vmNow(node.name)).actions.map((a) => a.action);
+      expect(actions.slice(-2)).toEqual(['stop', 'start']);
+      // The reverse: a power-off in the lab is stopped in Nova, by the hypervisor (admin), and heal starts it again.
+      await labOk(['fault', node.name, 'power-off']);
+      await settled(cloud, id, 'SHUTOFF');
+      await labOk(['heal', node.name]);
+      await settled(cloud, id, 'ACTIVE');
+    });
+
+    it('detaches the port a server was booted on and attaches it again: a port made first survives', async () => {
+      const cloud = await member();
+      const server = (await labNode('pkmt5')).novaServer;
+      if (server === undefined) throw new Error('pkmt5 has no Nova server');
+      await cloud.detachInterface(server.serverId, server.portId);
+      await until('interface detached', async () =>
+        (await cloud.interfaces(server.serverId)).length === 0 ? true : null,
+      );
+      const kept = await rest('GET', `${NEUTRON}/ports/${server.portId}`, { token: memberToken });
+      expect((kept.body['port'] as { device_id?: string }).device_id).toBe('');
+      await cloud.attachInterface(server.serverId, server.portId);
+      await until('the same port attached again', async () =>
+        (await cloud.interfaces(server.serverId)).includes(server.portId) ? true : null,
+      );
+      const actions = await cloud.instanceActions(server.serverId);
+      expect(actions.map((a) => a.action)).toEqual(
+        expect.arrayContaining(['detach_interface', 'attach_interface']),
+      );
+    });
   });
 });
