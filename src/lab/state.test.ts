@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -101,6 +101,9 @@ describe('removeLabFiles', () => {
   it('removes what the lab wrote and nothing else', async () => {
     await writeState(sampleState('2025-08-25T03:58:00.000Z'));
     await writeFile(labPaths(dir).token, 't');
+    for (const sub of ['etcd/member/snap', 'kube'])
+      await mkdir(join(dir, sub), { recursive: true });
+    await writeFile(join(dir, 'etcd/member/snap/db'), 'old cluster');
     await writeFile(join(dir, 'notes.txt'), 'mine');
     await removeLabFiles(dir);
     expect(await readdir(dir)).toEqual(['notes.txt']);

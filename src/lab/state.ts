@@ -273,6 +273,12 @@ export async function removeLabFiles(dir: string): Promise<void> {
     paths.run,
     paths.gpu,
     join(dir, 'prometheus'),
+    // The control plane's data and kubeconfigs: a lab up in the same directory
+    // starts from an empty cluster (a kept Node would keep its old providerID,
+    // which Kubernetes never lets change).
+    join(dir, 'etcd'),
+    join(dir, 'kube'),
+    join(dir, 'apiserver.sock'),
   ]) {
     await rm(path, { recursive: true, force: true });
   }

@@ -14,9 +14,21 @@ import {
 import { COMPUTE_HOST, keystoneUrl, PORTS } from '../../src/lab/openstack/plan.ts';
 import { field, passwordToken, rest } from '../../src/lab/openstack/rest.ts';
 import { readOpenrc, type OpenStackLabState } from '../../src/lab/openstack/stack.ts';
-import { BYSTANDER, nodewardenOk, repoRoot, SHARED_LAB_UP } from './lab-harness.ts';
-import { readFile } from 'node:fs/promises';
+import { BYSTANDER, MIG, nodewardenOk, repoRoot, SHARED_LAB_UP } from './lab-harness.ts';
+import { readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../../src/kube/config.ts';
+import { kubeRequest } from '../../src/kube/http.ts';
 import { readState, vmOf, type LabNodeState } from '../../src/lab/state.ts';
+import type { LabStatus } from '../../src/lab/lab.ts';
+import { openStore } from '../../src/store/open.ts';
+import {
+  startController,
+  stopController,
+  until as untilController,
+  type Controller,
+} from './controller-process.ts';
 
 /**
  * The OpenStack adapter against real Keystone, Nova and Neutron: the lab
@@ -478,15 +490,20 @@ describe.skipIf(lab.skip !== null)('the OpenStack adapter against the lab OpenSt
   /**
    * Issue #12 part 3: the shared k8s lab brought up again with --openstack
    * (one Nova server per node, on a port made first; the Nodes' providerID
-   * names it; the lab hypervisor applies Nova's actions to the nodes). The
-   * shared lab is put back as the other files expect it (plain lab up) at the
-   * end. Not here yet (docs/openstack.md): the Nodes' providerID (a lab up in
-   * the same directory reuses its etcd, whose Nodes keep the old, immutable
-   * providerID) and the end-to-end recovery through Nova that needs it.
+   * names it; the lab hypervisor applies Nova's actions to the nodes), then
+   * recovery through the real Keystone and Nova: kernel-panic on the MIG node →
+   * `nodewarden controller --cloud openstack --remediation-mode auto` reboots it
+   * through Nova → the hypervisor restarts the node → Ready → resolved, the
+   * reboot's Nova request id in the audit trail. The shared lab is put back as
+   * the other files expect it (plain lab up) at the end.
    */
   describe('lab nodes backed by Nova servers (lab up --openstack)', () => {
     const BOOT_DELAY_S = 3;
     let labDir = '';
+    let workDir = '';
+    let kc: KubeConfig;
+    let controller: Controller | null = null;
+    let migNode: LabNodeState;
 
     const labCli = (args: readonly string[], timeoutMs = 120_000) =>
       runCommand(process.execPath, [bin, 'lab', ...args], {
@@ -511,9 +528,16 @@ describe.skipIf(lab.skip !== null)('the OpenStack adapter against the lab OpenSt
       if (state === null || node === undefined) throw new Error(`no lab node ${name}`);
       return vmOf(state, node);
     };
+    const ready = async (name: string): Promise<string> => {
+      const node = await kubeRequest<{
+        status?: { conditions?: { type: string; status: string }[] };
+      }>(kc, 'GET', `/api/v1/nodes/${name}`, 10_000);
+      return node.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? 'missing';
+    };
 
     beforeAll(async () => {
       labDir = lab.dir;
+      workDir = await mkdtemp(join(tmpdir(), 'nodewarden-openstack-e2e-'));
       await nodewardenOk(labDir, ['lab', 'down'], 120_000);
       const started = Date.now();
       const up = await labCli(
@@ -532,9 +556,14 @@ describe.skipIf(lab.skip !== null)('the OpenStack adapter against the lab OpenSt
             .join('\n') +
           '\n',
       );
+      const state = await readState(labDir);
+      if (!state?.controlPlane) throw new Error('lab up --openstack made no control plane');
+      kc = (await loadKubeConfig(state.controlPlane.adminKubeconfig)).kc;
+      migNode = await labNode(MIG);
     }, 900_000);
 
     afterAll(async () => {
+      if (controller !== null) await stopController(controller);
       const state = await readState(labDir);
       const ids = (state?.nodes ?? []).flatMap((n) => (n.novaServer ? [n.novaServer] : []));
       const down = await labCli(['down'], 180_000);
@@ -553,7 +582,32 @@ describe.skipIf(lab.skip !== null)('the OpenStack adapter against the lab OpenSt
       }
       // The shared lab as every other file expects it.
       await nodewardenOk(labDir, SHARED_LAB_UP, 600_000);
+      await rm(workDir, { recursive: true, force: true });
     }, 900_000);
+
+    it('backs every node with an ACTIVE Nova server on a port made first; each Node names it in providerID', async () => {
+      const state = await readState(labDir);
+      const status = JSON.parse((await labOk(['status', '--json'])).stdout) as LabStatus;
+      expect(status.openstack?.hypervisor.state).toBe('running');
+      expect(Object.keys(status.openstack?.servers ?? {})).toHaveLength(state?.nodes.length ?? -1);
+      const cloud = await member();
+      for (const node of state?.nodes ?? []) {
+        const server = node.novaServer;
+        expect(server, node.name).toBeDefined();
+        const instance = await cloud.instance(`openstack:///${server?.serverId ?? ''}`);
+        expect(instance).toMatchObject({ name: node.name, status: 'ACTIVE' });
+        expect((await cloud.ports(server?.serverId ?? '')).map((p) => p.id)).toEqual([
+          server?.portId,
+        ]);
+        const k8s = await kubeRequest<{ spec?: { providerID?: string } }>(
+          kc,
+          'GET',
+          `/api/v1/nodes/${node.name}`,
+          10_000,
+        );
+        expect(k8s.spec?.providerID).toBe(`openstack:///${server?.serverId ?? ''}`);
+      }
+    });
 
     it('stop and start through Nova power the lab node off and boot it; a lab power-off reaches Nova as a stop', async () => {
       const cloud = await member();
@@ -598,5 +652,105 @@ describe.skipIf(lab.skip !== null)('the OpenStack adapter against the lab OpenSt
         expect.arrayContaining(['detach_interface', 'attach_interface']),
       );
     });
+
+    it('recovers the MIG node through Nova: kernel-panic → controller reboots it → hypervisor restarts it → Ready → resolved, the Nova request in the audit', async () => {
+      const status = await readState(labDir);
+      if (!status?.controlPlane) throw new Error('no control plane');
+      const tokenFile = join(workDir, 'admin-token');
+      await writeFile(tokenFile, `${randomBytes(24).toString('hex')}\n`, { mode: 0o600 });
+      const db = `sqlite:${join(workDir, 'recovery.db')}`;
+      const c = startController({
+        hub: status.hub.namespace,
+        kubeconfig: status.controlPlane.labAdminKubeconfig,
+        identity: 'openstack-e2e',
+        store: db,
+        env: memberEnv,
+        extra: [
+          '--listen',
+          ':9464',
+          '--agent-token-file',
+          join(labDir, 'token'),
+          '--admin-token-file',
+          tokenFile,
+          '--probe-timeout-ms',
+          '1500',
+          '--remediation-mode',
+          'auto',
+          '--cloud',
+          'openstack',
+          '--cloud-poll-interval',
+          '2',
+          '--gateway',
+          status.hub.ip,
+          '--report-dir',
+          join(workDir, 'reports'),
+        ],
+      });
+      controller = c;
+      await untilController('leader', 60_000, () => {
+        if (c.logs().includes('became leader')) return true;
+        if (c.child.exitCode !== null)
+          throw new Error(`the controller exited:\n${c.logs().slice(-4000)}`);
+        return null;
+      });
+      // Agents fetch their plan every 10 s and push every second: wait until every node is watched.
+      await new Promise((r) => setTimeout(r, 12_000));
+      const mig = migNode.name;
+      const serverId = migNode.novaServer?.serverId ?? '';
+      const cut = Date.now();
+      await labOk(['fault', mig, 'kernel-panic']);
+      const store = await openStore(db);
+      try {
+        const incident = await untilController(
+          'the incident resolved and the remediation succeeded',
+          300_000,
+          async () => {
+            if (c.child.exitCode !== null)
+              throw new Error(`the controller exited:\n${c.logs().slice(-4000)}`);
+            const found = (await store.listIncidents({ node: mig, limit: 5 }))[0];
+            if (found?.status !== 'resolved') return null;
+            const done = (await store.listAudit(found.id)).some(
+              (a) => a.action === 'remediation' && a.result === 'succeeded',
+            );
+            return done ? found : null;
+          },
+        ).catch((error: unknown) => {
+          throw new Error(`${String(error)}\ncontroller log:\n${c.logs().slice(-6000)}`);
+        });
+        const seconds = (Date.now() - cut) / 1000;
+        expect(await ready(mig)).toBe('True');
+        const vm = await vmNow(mig);
+        expect(vm).toMatchObject({ power: 'running', task: null, panicked: false });
+        const audit = await store.listAudit(incident.id);
+        const reboot = audit.find(
+          (a) => /^remediation-(soft|hard)-reboot$/.test(a.action) && a.result === 'started',
+        );
+        const cloudAction = (
+          reboot?.evidence as
+            { result?: { cloudAction?: { action: string; requestId: string | null } } } | undefined
+        )?.result?.cloudAction;
+        expect(cloudAction?.action).toBe('reboot');
+        expect(cloudAction?.requestId).toMatch(/^req-/);
+        // Nova's own record of it: a reboot by the controller's user (the member), same request id …
+        const novaActions = await (await admin()).instanceActions(serverId);
+        expect(novaActions.find((a) => a.requestId === cloudAction?.requestId)).toMatchObject({
+          action: 'reboot',
+          userId: memberUserId,
+        });
+        // … and the lab hypervisor applied exactly that one to the node.
+        expect(vm.actions.find((a) => a.requestId === cloudAction?.requestId)).toMatchObject({
+          action: 'reboot',
+        });
+        expect(audit.map((a) => `${a.action}:${a.result}`)).toEqual(
+          expect.arrayContaining(['remediation:started', 'remediation:succeeded']),
+        );
+        const steps = audit.map((a) => a.action);
+        process.stderr.write(
+          `openstack e2e: kernel-panic → resolved in ${seconds.toFixed(1)} s (root cause ${incident.rootCause ?? '?'}; steps ${[...new Set(steps)].join(', ')}; Nova request ${cloudAction?.requestId ?? '?'})\n`,
+        );
+      } finally {
+        await store.close();
+      }
+    }, 420_000);
   });
 });
