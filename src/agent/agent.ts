@@ -419,7 +419,12 @@ export class Agent {
       this.stats.directives += 1;
       this.#deps.metrics?.directives.inc();
       if (d.kind === 'probe-references') {
-        void this.answerReferences(d);
+        void this.answerReferences(d).catch((error: unknown) =>
+          this.#log.log('warn', 'probe-references could not run', {
+            id: d.id,
+            error: describeError(error),
+          }),
+        );
         continue;
       }
       this.#log.log('info', 'probe-now directive', { id: d.id, target: d.target, ip: d.ip });

@@ -201,6 +201,21 @@ describe('StabilityScheduler', () => {
     await scheduler.stop();
   });
 
+  it('re-reads the store: a run by hand between slots counts when the next node is chosen', async () => {
+    const store: Record<string, number> = {};
+    const { clock, world, scheduler } = harness({ history: () => Promise.resolve({ ...store }) });
+    scheduler.start();
+    await clock.advanceAsync(3 * 60_000); // 03:00: gpu-a (never tested; names sort first)
+    expect(world.started).toEqual(['03:00 gpu-a']);
+    // Someone tests gpu-b by hand at noon (`stability-test --store`): it lands only in the store.
+    await clock.advanceAsync(9 * 3_600_000);
+    store['gpu-b'] = clock.now();
+    await clock.advanceAsync(86_400_000 - 9 * 3_600_000);
+    // Next 03:00: gpu-b was tested after gpu-a, so gpu-a again (without the re-read: gpu-b).
+    expect(world.started).toEqual(['03:00 gpu-a', '03:00 gpu-a']);
+    await scheduler.stop();
+  });
+
   it('stop() cancels a running test and waits for it', async () => {
     const { clock, world, scheduler } = harness();
     scheduler.start();

@@ -21,6 +21,9 @@ import {
 import { gpuRequestFor } from './job.ts';
 import type { StabilityRun } from './run.ts';
 
+/** How often the leader re-reads past tests from the store (runs by hand, by another replica). */
+const HISTORY_REFRESH_MS = 10 * 60_000;
+
 export interface StabilitySchedulerDeps {
   readonly clock: Clock;
   readonly schedule: CronSchedule;
@@ -80,6 +83,7 @@ export class StabilityScheduler {
   private running: Running | null = null;
   private lastSlotMs: number | null = null;
   private lastTested: Record<string, number> | null = null;
+  private historyReadMs = 0;
   private lastDecision = 'not started';
   private stopped = true;
   private readonly outcomes = new Map<string, ScheduledOutcome>();
@@ -153,13 +157,22 @@ export class StabilityScheduler {
     if (!this.d.isLeader()) {
       // A new leader starts counting slots when it takes over: no backlog of a standby's time.
       this.lastSlotMs = null;
+      // Another replica may run tests meanwhile: read the store again on taking over.
+      this.lastTested = null;
       this.note('not the leader: no stability tests from this replica');
       this.arm(Math.min(5_000, maxWait));
       return;
     }
-    if (this.lastTested === null) {
+    // Runs made by hand (`stability-test --store`) land in the store too: read it
+    // again every HISTORY_REFRESH_MS, keeping the later end time per node.
+    if (this.lastTested === null || this.d.clock.now() - this.historyReadMs >= HISTORY_REFRESH_MS) {
       try {
-        this.lastTested = { ...(await this.d.history()) };
+        const stored = await this.d.history();
+        this.historyReadMs = this.d.clock.now();
+        const merged: Record<string, number> = { ...this.lastTested };
+        for (const [node, endedMs] of Object.entries(stored))
+          merged[node] = Math.max(merged[node] ?? 0, endedMs);
+        this.lastTested = merged;
       } catch (error) {
         this.d.log.log('warn', 'could not read past stability tests; retrying', {
           error: describeError(error),

@@ -567,6 +567,14 @@ describe.skipIf(lab.skip !== null)('the OpenStack adapter against the lab OpenSt
       const state = await readState(labDir);
       const ids = (state?.nodes ?? []).flatMap((n) => (n.novaServer ? [n.novaServer] : []));
       const down = await labCli(['down'], 180_000);
+      // The shared lab as every other file expects it, put back before anything here is
+      // asserted: a failed check must not leave the later files in the run without a lab.
+      try {
+        if (down.code !== 0) await labCli(['down'], 180_000);
+        await nodewardenOk(labDir, SHARED_LAB_UP, 600_000);
+      } finally {
+        await rm(workDir, { recursive: true, force: true });
+      }
       expect(down.code, `${down.stdout}${down.stderr}`).toBe(0);
       expect(down.stdout).toMatch(/nova servers: \d+ deleted with their ports/);
       // Nothing of them is left in Nova or Neutron.
@@ -580,9 +588,6 @@ describe.skipIf(lab.skip !== null)('the OpenStack adapter against the lab OpenSt
             .status,
         ).toBe(404);
       }
-      // The shared lab as every other file expects it.
-      await nodewardenOk(labDir, SHARED_LAB_UP, 600_000);
-      await rm(workDir, { recursive: true, force: true });
     }, 900_000);
 
     it('backs every node with an ACTIVE Nova server on a port made first; each Node names it in providerID', async () => {
