@@ -7,7 +7,7 @@ import {
   clusterDetectionConfig,
   DEFAULT_CLUSTER_DETECTION_CONFIG,
 } from '../core/detection-cluster.ts';
-import { detectionConfig, transitionFields } from '../core/detection.ts';
+import { countChanges, detectionConfig, transitionFields } from '../core/detection.ts';
 import { describeError, NodeWardenError } from '../core/errors.ts';
 import { DEFAULT_INCIDENT_CONFIG } from '../core/incidents.ts';
 import type { NodeHealth } from '../core/incident.ts';
@@ -129,6 +129,9 @@ export const DEFAULT_CONTROLLER_OPTIONS: Omit<ControllerOptions, 'identity'> = {
   zone: 'Asia/Seoul',
   cloudPollIntervalMs: DEFAULT_CLOUD_MONITOR.intervalMs,
 };
+
+/** `node health` lines one evaluation logs in full; the rest are counted (see onTransitions). */
+export const HEALTH_LINES_PER_EVALUATION = 50;
 
 export const defaultIdentity = (): string =>
   process.env['POD_NAME'] ?? `${hostname()}-${process.pid}`;
@@ -341,10 +344,20 @@ export async function startController(
     onSinkError: (error) =>
       log.log('error', 'could not record incident change', { error: describeError(error) }),
     // Every health change with who could and could not reach the node: a partial
-    // partition (Suspect, no incident) is recorded here and nowhere else.
+    // partition (Suspect, no incident) is recorded here and nowhere else. A storm
+    // logs its first HEALTH_LINES_PER_EVALUATION changes and a count of the rest
+    // (the partition incident names every node), not thousands of lines at once.
     onTransitions: (transitions) => {
-      for (const t of transitions) {
+      transitions.slice(0, HEALTH_LINES_PER_EVALUATION).forEach((t) => {
         log.log('info', 'node health', transitionFields(t));
+      });
+      if (transitions.length > HEALTH_LINES_PER_EVALUATION) {
+        log.log('info', 'node health: more changes in this evaluation', {
+          more: transitions.length - HEALTH_LINES_PER_EVALUATION,
+          changes: countChanges(transitions.slice(HEALTH_LINES_PER_EVALUATION)),
+        });
+      }
+      for (const t of transitions) {
         hub.publish({
           type: 'node',
           node: t.node,

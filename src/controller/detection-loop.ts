@@ -8,11 +8,11 @@
  * store) — but only while `mayWrite()` says this process is the leader.
  * A standby keeps its detection state warm and decides nothing.
  */
-import type { ClusterView } from '../core/cluster.ts';
+import type { ClusterChange, ClusterView } from '../core/cluster.ts';
 import type { Clock, Timer } from '../core/clock.ts';
 import {
   DEFAULT_CLUSTER_DETECTION_CONFIG,
-  detectCluster,
+  detectClusterChanges,
   type ClusterDetectionConfig,
   type ClusterDetectionState,
   type Situation,
@@ -71,6 +71,8 @@ export class DetectionLoop {
   readonly situations: { readonly at: number; readonly situation: Situation }[] = [];
   readonly commands: { readonly at: number; readonly command: IncidentCommand }[] = [];
   evaluations = 0;
+  /** Node evaluations over all evaluations (an evaluation looks only at changed or due nodes). */
+  nodeEvaluations = 0;
 
   private readonly detection: ClusterDetectionConfig;
   private readonly incidentConfig: IncidentConfig;
@@ -84,6 +86,8 @@ export class DetectionLoop {
   private readonly retention: DetectionLoopOptions['retention'] | null;
   private synced = false;
   private pending: Timer | null = null;
+  /** Nodes with new evidence since the last evaluation; `all` until the first one. */
+  private changed: Set<string> | 'all' = 'all';
   private wake: { at: number; timer: Timer } | null = null;
 
   constructor(
@@ -119,9 +123,9 @@ export class DetectionLoop {
    * never look like a storm of dead nodes.
    */
   async start(): Promise<void> {
-    await this.view.start(() => this.poke());
+    await this.view.start((change) => this.noteChange(change));
     this.synced = true;
-    this.mesh?.start(() => this.poke());
+    this.mesh?.start((node) => this.noteNode(node));
     this.evaluate();
   }
 
@@ -140,6 +144,18 @@ export class DetectionLoop {
   /** The first transition of `node` into `health` at or after `since`. */
   firstTransition(node: string, health: Transition['to'], since = 0): Transition | undefined {
     return this.transitions.find((t) => t.node === node && t.to === health && t.at >= since);
+  }
+
+  /** A watch event: Nodes and Leases are node evidence; pods, events and the connection are not. */
+  private noteChange(change: ClusterChange): void {
+    if (change.kind === 'node') this.noteNode(change.node.name);
+    else if (change.kind === 'lease') this.noteNode(change.lease.node);
+    else this.poke();
+  }
+
+  private noteNode(node: string): void {
+    if (this.changed !== 'all') this.changed.add(node);
+    this.poke();
   }
 
   /**
@@ -161,18 +177,25 @@ export class DetectionLoop {
     const now = this.clock.now();
     this.lastEvaluatedAt = now;
     this.evaluations += 1;
-    const inputs: NodeInput[] = this.view.nodes().map((node) => ({
-      node: node.name,
-      lease: leaseEvidence(this.view.lease(node.name)),
-      ready: readyStatus(node),
-      observations: this.mesh?.observations(node.name) ?? [],
-    }));
-    const result = detectCluster(
+    const changed = this.changed;
+    this.changed = new Set();
+    const result = detectClusterChanges(
       this.state,
-      { connection: this.view.connection(), nodes: inputs },
+      {
+        connection: this.view.connection(),
+        names: this.view.nodes().map((node) => node.name),
+        changed,
+        input: (name): NodeInput => ({
+          node: name,
+          lease: leaseEvidence(this.view.lease(name)),
+          ready: readyStatus(this.view.node(name)),
+          observations: this.mesh?.observations(name) ?? [],
+        }),
+      },
       now,
       this.detection,
     );
+    this.nodeEvaluations += result.evaluated;
     this.state = result.state;
     this.transitions.push(...result.transitions);
     if (result.transitions.length > 0) this.onTransitions(result.transitions);

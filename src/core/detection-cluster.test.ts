@@ -3,10 +3,11 @@ import type { ApiConnection } from './cluster.ts';
 import {
   clusterDetectionConfig,
   detectCluster,
+  detectClusterChanges,
   type ClusterDetectionState,
   type ClusterEvaluation,
 } from './detection-cluster.ts';
-import type { NodeInput } from './detection.ts';
+import type { NodeInput, ProbeObservation, Transition } from './detection.ts';
 import { NodeWardenError } from './errors.ts';
 
 const T0 = Date.parse('2025-08-25T03:58:00Z');
@@ -253,5 +254,169 @@ describe('detectCluster: the API server itself was down', () => {
       { at: frozenAt + 72_000, nodes: unknown(frozenAt + 72_000) },
     ]);
     expect(never[2]?.state.partition?.nodes).toEqual(nodes);
+  });
+});
+
+describe('detectClusterChanges: incremental evaluation', () => {
+  /** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
+  function random(seed: number): () => number {
+    let a = seed;
+    return () => {
+      a = (a + 0x6d2b79f5) | 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+    };
+  }
+
+  /**
+   * A cluster whose nodes renew, stop renewing, flip Ready, get failing or
+   * passing probes and leave, and whose API connection drops — evaluated
+   * both ways at the same instants: in full, and incrementally with only the
+   * nodes whose evidence changed named. They must agree on every transition
+   * and every node's state; the incremental one must look at fewer nodes.
+   */
+  it.each([1, 2, 3, 4, 5])('agrees with a full evaluation on every step (seed %i)', (seed) => {
+    const next = random(seed);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T;
+    const evidence = new Map<string, NodeInput>();
+    for (const node of names(40)) {
+      evidence.set(node, {
+        node,
+        lease: { renewTime: T0 - 1000, durationSeconds: 40 },
+        ready: 'True',
+        observations: [],
+      });
+    }
+    let now = T0;
+    let full: ClusterEvaluation = detectCluster(
+      null,
+      { connection: connected(now), nodes: [...evidence.values()] },
+      now,
+    );
+    let incremental: ClusterEvaluation = full;
+    let contact = now;
+    let connection: ApiConnection = connected(now);
+    let fullTransitions: Transition[] = [];
+    let incrementalTransitions: Transition[] = [];
+    let fullNodes = 0;
+    let incrementalNodes = 0;
+    const silent = new Set<string>();
+    for (let step = 0; step < 400; step++) {
+      // Sometimes exactly when the incremental evaluation asked to look again.
+      const wake = incremental.nextCheckAt;
+      now = next() < 0.3 && wake > now ? wake : now + Math.floor(next() * 3_000) + 1;
+      const changed = new Set<string>();
+      const touch = (node: string, patch: Partial<NodeInput>): void => {
+        const was = evidence.get(node);
+        if (was === undefined) return;
+        evidence.set(node, { ...was, ...patch });
+        changed.add(node);
+      };
+      const alive = [...evidence.keys()];
+      for (const node of alive) {
+        // Healthy kubelets renew every ~10 s; silenced ones do not.
+        const lease = evidence.get(node)?.lease;
+        if (!silent.has(node) && lease?.renewTime != null && now - lease.renewTime >= 10_000) {
+          touch(node, {
+            lease: { renewTime: now - Math.floor(next() * 500), durationSeconds: 40 },
+          });
+        }
+      }
+      const roll = next();
+      const node = pick(alive);
+      if (roll < 0.08) silent.add(node);
+      else if (roll < 0.14) silent.delete(node);
+      else if (roll < 0.2) touch(node, { ready: pick(['True', 'False', 'Unknown'] as const) });
+      else if (roll < 0.45) {
+        const observer = pick(['agent-a', 'agent-b', 'agent-c']);
+        const healthy = next() < 0.5;
+        const observation: ProbeObservation = {
+          observer,
+          startedAt: now - 200,
+          at: now,
+          healthy,
+          failedLayer: healthy ? null : pick(['L2', 'L3', 'L4', 'L7'] as const),
+          detail: healthy ? 'ok' : 'no reply',
+        };
+        const kept = (evidence.get(node)?.observations ?? []).filter((o) => o.at > now - 10_000);
+        touch(node, { observations: [...kept, observation] });
+      } else if (roll < 0.47 && alive.length > 30) {
+        evidence.delete(node);
+      }
+      if (next() < 0.03) {
+        connection = {
+          connected: false,
+          lastContactAt: new Date(contact).toISOString(),
+          error: 'cut',
+        };
+      } else if (!connection.connected && next() < 0.3) {
+        connection = connected(now);
+      }
+      if (connection.connected) {
+        contact = now;
+        connection = connected(now);
+      }
+
+      full = detectCluster(full.state, { connection, nodes: [...evidence.values()] }, now);
+      const byName = new Map(evidence);
+      incremental = detectClusterChanges(
+        incremental.state,
+        {
+          connection,
+          names: byName.keys(),
+          changed,
+          input: (name) => byName.get(name) as NodeInput,
+        },
+        now,
+      );
+      fullNodes += full.evaluated;
+      incrementalNodes += incremental.evaluated;
+      fullTransitions = [...fullTransitions, ...full.transitions];
+      incrementalTransitions = [...incrementalTransitions, ...incremental.transitions];
+      expect(incremental.transitions, `step ${step} at +${now - T0} ms`).toEqual(full.transitions);
+      expect(incremental.state.nodes).toEqual(full.state.nodes);
+      expect(incremental.state.api).toEqual(full.state.api);
+      expect(incremental.state.partition).toEqual(full.state.partition);
+      expect(incremental.situation).toBe(full.situation);
+      // It may look again sooner (a due time from an earlier step), never later.
+      expect(incremental.nextCheckAt).toBeLessThanOrEqual(full.nextCheckAt);
+    }
+    // The scenario exercised the machine, and incrementality paid.
+    expect(new Set(fullTransitions.map((t) => t.to)).size).toBeGreaterThanOrEqual(3);
+    expect(incrementalTransitions).toHaveLength(fullTransitions.length);
+    expect(incrementalNodes).toBeLessThan(fullNodes / 2);
+  });
+
+  it('evaluates only changed and due nodes, and every node when the API trust changes', () => {
+    const nodes = names(50);
+    const first = detectCluster(null, { connection: connected(T0), nodes: inputs(nodes, T0) }, T0);
+    expect(first.evaluated).toBe(50);
+    const byName = new Map(inputs(nodes, T0 + 1000).map((n) => [n.node, n]));
+    const changes = (changed: ReadonlySet<string>, connection: ApiConnection) => ({
+      connection,
+      names: nodes,
+      changed,
+      input: (name: string) => byName.get(name) as NodeInput,
+    });
+    const one = detectClusterChanges(
+      first.state,
+      changes(new Set(['node-07']), connected(T0 + 1000)),
+      T0 + 1000,
+    );
+    expect(one.evaluated).toBe(1);
+    const none = detectClusterChanges(
+      one.state,
+      changes(new Set(), connected(T0 + 1500)),
+      T0 + 1500,
+    );
+    expect(none.evaluated).toBe(0);
+    const cut = detectClusterChanges(
+      none.state,
+      changes(new Set(), { connected: false, lastContactAt: null, error: 'cut' }),
+      T0 + 2000,
+    );
+    expect(cut.situation).toBe('control-plane-side');
+    expect(cut.evaluated).toBe(50);
   });
 });

@@ -92,6 +92,12 @@ export type Situation = 'normal' | 'partition' | 'control-plane-side';
 
 export interface ClusterDetectionState {
   readonly nodes: ReadonlyMap<string, NodeDetectionState>;
+  /**
+   * When each node's outcome could next change without new evidence (a Lease
+   * threshold, an observation leaving the window, the stable period): an
+   * incremental evaluation looks again at a node that is due or has changed.
+   */
+  readonly due: ReadonlyMap<string, number>;
   readonly api: ApiTrust;
   readonly partition: PartitionState | null;
 }
@@ -102,8 +108,27 @@ export interface ClusterInput {
   readonly nodes: readonly NodeInput[];
 }
 
+/**
+ * What changed since the previous evaluation, for an incremental one: the
+ * cluster's node names, which of them have new evidence, and a way to read a
+ * node's evidence — asked only for the nodes that need evaluating, so a
+ * 5,000-node cluster with 500 Lease renewals a second costs a few hundred
+ * node evaluations a second, not 5,000 per evaluation.
+ */
+export interface ClusterChanges {
+  readonly connection: ApiConnection;
+  /** Every node now in the cluster; nodes missing here are dropped from the state. */
+  readonly names: Iterable<string>;
+  /** Nodes whose Lease, Ready condition or observations changed; `all` evaluates every node. */
+  readonly changed: ReadonlySet<string> | 'all';
+  /** A node's evidence now. */
+  readonly input: (node: string) => NodeInput;
+}
+
 export interface ClusterEvaluation {
   readonly state: ClusterDetectionState;
+  /** Nodes evaluated this time (the rest kept their state: unchanged and not due). */
+  readonly evaluated: number;
   readonly situation: Situation;
   readonly transitions: readonly Transition[];
   readonly partitionChange: 'formed' | 'grown' | 'ended' | null;
@@ -134,25 +159,77 @@ export function detectCluster(
   now: number,
   config: ClusterDetectionConfig = DEFAULT_CLUSTER_DETECTION_CONFIG,
 ): ClusterEvaluation {
-  const api = apiTrust(previous?.api ?? null, input.connection, now, config);
+  const byName = new Map(input.nodes.map((n) => [n.node, n]));
+  return detectClusterChanges(
+    previous,
+    {
+      connection: input.connection,
+      names: byName.keys(),
+      changed: 'all',
+      input: (node) => byName.get(node) ?? missingInput(node),
+    },
+    now,
+    config,
+  );
+}
+
+/**
+ * The same evaluation as detectCluster, looking only at the nodes whose
+ * outcome can differ from the previous one; every other node keeps its state
+ * and its due time. A node is evaluated when any of:
+ * - it is new, or listed in `changed` (or `changed` is `all`);
+ * - its due time has come (`now` ≥ its previous nextCheckAt);
+ * - the API trust changed (trusted or not, or since when): Lease age and
+ *   Ready count differently for every node then.
+ * The storm and partition rules then run over every node's state, as in
+ * detectCluster; their cost is a pass over the failing nodes.
+ */
+export function detectClusterChanges(
+  previous: ClusterDetectionState | null,
+  changes: ClusterChanges,
+  now: number,
+  config: ClusterDetectionConfig = DEFAULT_CLUSTER_DETECTION_CONFIG,
+): ClusterEvaluation {
+  const api = apiTrust(previous?.api ?? null, changes.connection, now, config);
+  const changed = changes.changed === 'all' ? null : changes.changed;
+  const everyNode =
+    changed === null ||
+    previous === null ||
+    previous.api.trusted !== api.trusted ||
+    previous.api.since !== api.since;
   const nodes = new Map<string, NodeDetectionState>();
+  const due = new Map<string, number>();
   const transitions: Transition[] = [];
   let nextCheckAt = now + config.node.maxCheckIntervalMs;
-  for (const nodeInput of input.nodes) {
-    const evaluation = evaluateNode(
-      previous?.nodes.get(nodeInput.node),
-      nodeInput,
-      now,
-      config.node,
-      { leaseTrusted: api.trusted, trustedSince: api.since },
-    );
-    nodes.set(nodeInput.node, evaluation.state);
+  let evaluated = 0;
+  for (const name of changes.names) {
+    const before = previous?.nodes.get(name);
+    const dueAt = previous?.due.get(name);
+    const keep =
+      !everyNode &&
+      before !== undefined &&
+      dueAt !== undefined &&
+      dueAt > now &&
+      !changed.has(name);
+    if (keep) {
+      nodes.set(name, before);
+      due.set(name, dueAt);
+      nextCheckAt = Math.min(nextCheckAt, dueAt);
+      continue;
+    }
+    const evaluation = evaluateNode(before, changes.input(name), now, config.node, {
+      leaseTrusted: api.trusted,
+      trustedSince: api.since,
+    });
+    evaluated += 1;
+    nodes.set(name, evaluation.state);
+    due.set(name, evaluation.nextCheckAt);
     if (evaluation.transition !== null) transitions.push(evaluation.transition);
     nextCheckAt = Math.min(nextCheckAt, evaluation.nextCheckAt);
   }
-  if (api.trusted && input.connection.lastContactAt !== null) {
+  if (api.trusted && changes.connection.lastContactAt !== null) {
     // When the view goes stale, Lease age stops counting: look again then.
-    const staleAt = Date.parse(input.connection.lastContactAt) + config.apiStaleAfterMs + 1;
+    const staleAt = Date.parse(changes.connection.lastContactAt) + config.apiStaleAfterMs + 1;
     if (staleAt > now) nextCheckAt = Math.min(nextCheckAt, staleAt);
   }
 
@@ -163,12 +240,20 @@ export function detectCluster(
       ? 'partition'
       : 'normal';
   return {
-    state: { nodes, api, partition },
+    state: { nodes, due, api, partition },
+    evaluated,
     situation,
     transitions,
     partitionChange: change,
     nextCheckAt,
   };
+}
+
+function missingInput(node: string): never {
+  throw badInput(
+    `no evidence for node ${node}`,
+    'every name in ClusterChanges.names needs an input',
+  );
 }
 
 function apiTrust(

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ConditionStatus } from './cluster.ts';
 import {
+  countChanges,
   DEFAULT_DETECTION_CONFIG,
   detectionConfig,
   evaluateNode,
@@ -335,6 +336,36 @@ describe('evaluateNode: nextCheckAt', () => {
     const now = T0 + 2000;
     const r = evaluateNode(undefined, input(now, [obs('a', now - 1000, 'L3')]), now);
     expect(r.nextCheckAt).toBe(now - 1000 + 5000 + 1);
+  });
+});
+
+describe('evaluateNode: nextCheckAt after the view became trustworthy', () => {
+  it('counts Lease thresholds from when the view became trustworthy, not from an older renewal', () => {
+    // Renewed long before the controller could see it: age counts from trustedSince (T0 + 30 s),
+    // so the node turns stale at +40 s and suspect at +50 s — due then, not already past.
+    const trusted = { leaseTrusted: true, trustedSince: T0 + 30_000 };
+    const r = evaluateNode(undefined, input(T0), T0 + 35_000, DEFAULT_DETECTION_CONFIG, trusted);
+    expect(r.state.health).toBe('Healthy');
+    expect(r.nextCheckAt).toBe(T0 + 40_001);
+    const later = evaluateNode(r.state, input(T0), T0 + 45_000, DEFAULT_DETECTION_CONFIG, trusted);
+    expect(later.nextCheckAt).toBe(T0 + 50_001);
+  });
+});
+
+describe('countChanges', () => {
+  it('counts transitions by from→to', () => {
+    const at = (from: 'Healthy' | 'Suspect', to: 'Healthy' | 'Suspect' | 'Down', node: string) => {
+      const e = evaluateNode(undefined, input(T0), T0);
+      return { node, from, to, at: T0, reason: 'r', evidence: e.evidence };
+    };
+    expect(
+      countChanges([
+        at('Healthy', 'Suspect', 'a'),
+        at('Healthy', 'Suspect', 'b'),
+        at('Suspect', 'Down', 'a'),
+      ]),
+    ).toEqual({ 'Healthy→Suspect': 2, 'Suspect→Down': 1 });
+    expect(countChanges([])).toEqual({});
   });
 });
 

@@ -344,7 +344,7 @@ export function evaluateNode(
     state: next,
     transition,
     evidence,
-    nextCheckAt: nextCheck(next, input, signals, now, config),
+    nextCheckAt: nextCheck(next, input, signals, now, config, options.trustedSince),
   };
 }
 
@@ -473,9 +473,16 @@ function nextCheck(
   signals: Signals,
   now: number,
   config: DetectionConfig,
+  trustedSince: number | undefined,
 ): number {
   const candidates: number[] = [now + config.maxCheckIntervalMs, ...signals.expiries];
-  const renew = input.lease?.renewTime ?? null;
+  // Ready counts again one grace period after the view became trustworthy (rule D3).
+  if (trustedSince !== undefined && signals.evidence.leaseTrusted) {
+    candidates.push(trustedSince + signals.evidence.gracePeriodMs + 1);
+  }
+  // Lease age counts from the renewal or from when the view became trustworthy, whichever is later.
+  const renewTime = input.lease?.renewTime ?? null;
+  const renew = renewTime === null ? null : Math.max(renewTime, trustedSince ?? renewTime);
   if (renew !== null && signals.evidence.leaseTrusted) {
     for (const threshold of [
       config.renewIntervalMs,
@@ -506,6 +513,16 @@ export function observerSides(evidence: DetectionEvidence): {
     ),
     reach: evidence.passing.map((o) => o.observer),
   };
+}
+
+/** How many transitions went from which health to which, e.g. `{ 'Healthy→Suspect': 4617 }`. */
+export function countChanges(transitions: readonly Transition[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const t of transitions) {
+    const key = `${t.from}→${t.to}`;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
 }
 
 /** A transition as log fields: the states, the reason and both sides of the mesh. */

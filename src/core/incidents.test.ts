@@ -102,7 +102,12 @@ function detection(
   states: NodeDetectionState[],
   partition: PartitionState | null = null,
 ): ClusterDetectionState {
-  return { nodes: new Map(states.map((s) => [s.node, s])), api: TRUSTED, partition };
+  return {
+    nodes: new Map(states.map((s) => [s.node, s])),
+    due: new Map(),
+    api: TRUSTED,
+    partition,
+  };
 }
 
 /** Decides and applies, like the controller; returns the commands too. */
