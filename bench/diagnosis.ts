@@ -18,8 +18,6 @@
 import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { runCommand, type CommandResult } from '../src/host/command.ts';
 import type { LabStatus } from '../src/lab/lab.ts';
 import { openStore } from '../src/store/open.ts';
 import {
@@ -29,14 +27,18 @@ import {
   until,
   type Controller,
 } from '../test/lab/controller-process.ts';
+import {
+  labNamespaces,
+  labStatus,
+  nodewarden,
+  nodewardenOk,
+  repoRoot,
+} from '../test/lab/lab-cli.ts';
 
 const TARGET_S = 15;
 const SCENARIO_TIMEOUT_MS = 60_000;
 const TOTAL_BUDGET_MS = 9 * 60_000;
 const SOURCES = ['kubernetes', 'network', 'cloud', 'gpu', 'kernel', 'cni', 'impact'] as const;
-
-const repoRoot = fileURLToPath(new URL('../', import.meta.url));
-const bin = join(repoRoot, 'bin', 'nodewarden.js');
 
 const XID =
   "NVRM: Xid (PCI:0000:3b:00): 79, pid='<unknown>', name=<unknown>, GPU has fallen off the bus.";
@@ -85,28 +87,6 @@ const started = Date.now();
 const seconds = (ms: number): string => (ms / 1000).toFixed(1);
 const say = (line: string): void => console.log(`[${seconds(Date.now() - started)} s] ${line}`);
 
-function nodewarden(
-  dir: string,
-  args: readonly string[],
-  timeoutMs = 60_000,
-): Promise<CommandResult> {
-  return runCommand(process.execPath, [bin, ...args], {
-    timeoutMs,
-    env: { NODEWARDEN_LAB_DIR: dir },
-  });
-}
-
-async function nodewardenOk(
-  dir: string,
-  args: readonly string[],
-  timeoutMs = 60_000,
-): Promise<string> {
-  const r = await nodewarden(dir, args, timeoutMs);
-  if (r.code !== 0)
-    throw new Error(`nodewarden ${args.join(' ')} exited ${r.code}:\n${r.stdout}${r.stderr}`);
-  return r.stdout;
-}
-
 async function preflight(): Promise<void> {
   if (process.getuid?.() !== 0)
     throw new Error(
@@ -115,8 +95,7 @@ async function preflight(): Promise<void> {
   await access(join(repoRoot, 'dist', 'cli', 'main.js')).catch(() => {
     throw new Error('dist/ is not built: run npm run build first');
   });
-  const ns = await runCommand('ip', ['netns', 'list'], { timeoutMs: 5_000 });
-  if (/^nw-/m.test(ns.stdout))
+  if ((await labNamespaces()).length > 0)
     throw new Error(
       'a lab is already up (nw- namespaces): this bench makes its own; not touching it',
     );
@@ -255,7 +234,7 @@ async function main(): Promise<number> {
     const upAt = Date.now();
     await nodewardenOk(dir, ['lab', 'up', '--nodes', '5', '--grace-period', '20'], 300_000);
     say(`lab up in ${seconds(Date.now() - upAt)} s`);
-    const status = JSON.parse(await nodewardenOk(dir, ['lab', 'status', '--json'])) as LabStatus;
+    const status = await labStatus(dir);
     if (!status.controlPlane) throw new Error('the lab came up without a control plane');
     if (!status.prometheus) throw new Error('the lab came up without Prometheus');
     const adminToken = join(work, 'admin-token');

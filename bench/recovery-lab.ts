@@ -10,15 +10,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { RemediationMode } from '../src/core/remediation-policy.ts';
-import { runCommand, type CommandResult } from '../src/host/command.ts';
 import { loadKubeConfig } from '../src/kube/config.ts';
 import { kubeRequest } from '../src/kube/http.ts';
 import { toNode } from '../src/kube/map.ts';
 import type { LabStatus } from '../src/lab/lab.ts';
-import { listNamespaces } from '../src/lab/netns.ts';
 import { openStore } from '../src/store/open.ts';
 import {
   startController,
@@ -26,6 +23,7 @@ import {
   until,
   untilLeader,
 } from '../test/lab/controller-process.ts';
+import { labNamespaces, labStatus, nodewarden, nodewardenOk } from '../test/lab/lab-cli.ts';
 import { timelineRows, type Run } from './recovery-timeline.ts';
 
 export interface LabBenchOptions {
@@ -37,17 +35,6 @@ export interface LabBenchOptions {
 }
 
 const MIG = 'tkai-oks-md-1-193cfbbbb78b-zfz7s-bkqzq';
-const bin = fileURLToPath(new URL('../bin/nodewarden.js', import.meta.url));
-
-async function nodewarden(dir: string, args: readonly string[], timeoutMs = 60_000) {
-  const r: CommandResult = await runCommand(process.execPath, [bin, ...args], {
-    timeoutMs,
-    env: { NODEWARDEN_LAB_DIR: dir },
-  });
-  if (r.code !== 0)
-    throw new Error(`nodewarden ${args.join(' ')} exited ${r.code}:\n${r.stdout}${r.stderr}`);
-  return r;
-}
 
 /** Ready status of the MIG node and its Lease's last renewal (ms), from the API server. */
 async function readMig(kc: KubeConfig): Promise<{ ready: string; renewedAt: number }> {
@@ -108,7 +95,7 @@ async function runMode(
     // One plan period of the agents (10 s) so every agent reports to this controller.
     await new Promise((r) => setTimeout(r, 12_000));
     const faultAt = Date.now();
-    await nodewarden(dir, ['lab', 'fault', 'bkqzq', 'kernel-panic']);
+    await nodewardenOk(dir, ['lab', 'fault', 'bkqzq', 'kernel-panic']);
     o.log(`mode ${mode}: kernel-panic on ${MIG}`);
     let readyAgainAt: number | null = null;
     let sawNotReady = false;
@@ -136,7 +123,7 @@ async function runMode(
   } finally {
     await store.close();
     await stopController(c);
-    await nodewarden(dir, ['lab', 'heal', 'bkqzq']);
+    await nodewardenOk(dir, ['lab', 'heal', 'bkqzq']);
     await until('the MIG node Ready, untainted, uncordoned again', 120_000, async () => {
       const n = toNode(await kubeRequest<unknown>(kc, 'GET', `/api/v1/nodes/${MIG}`, 5_000));
       const ready = n.conditions.find((x) => x.type === 'Ready')?.status;
@@ -149,7 +136,7 @@ async function runMode(
 export async function runLab(o: LabBenchOptions): Promise<Run[]> {
   if (process.getuid?.() !== 0)
     throw new Error('bench/recovery.ts --lab needs root (network namespaces)');
-  const taken = (await listNamespaces()).filter((n) => n.startsWith('nw-'));
+  const taken = await labNamespaces();
   if (taken.length > 0)
     throw new Error(
       `lab namespaces exist (${taken.slice(0, 3).join(', ')}): another lab is up; run inside the lab lock with none up`,
@@ -157,7 +144,7 @@ export async function runLab(o: LabBenchOptions): Promise<Run[]> {
   const dir = await mkdtemp(join(tmpdir(), 'nodewarden-bench-recovery-'));
   const runs: Run[] = [];
   try {
-    const up = await nodewarden(
+    const up = await nodewardenOk(
       dir,
       [
         'lab',
@@ -172,17 +159,12 @@ export async function runLab(o: LabBenchOptions): Promise<Run[]> {
       900_000,
     );
     o.log(`lab up: ${(up.durationMs / 1000).toFixed(1)} s`);
-    const status = JSON.parse(
-      (await nodewarden(dir, ['lab', 'status', '--json'])).stdout,
-    ) as LabStatus;
+    const status = await labStatus(dir);
     if (!status.controlPlane) throw new Error('lab up started no control plane');
     const { kc } = await loadKubeConfig(status.controlPlane.adminKubeconfig);
     for (const mode of ['auto', 'off'] as const) runs.push(await runMode(mode, dir, status, kc, o));
   } finally {
-    const down = await runCommand(process.execPath, [bin, 'lab', 'down'], {
-      timeoutMs: 120_000,
-      env: { NODEWARDEN_LAB_DIR: dir },
-    });
+    const down = await nodewarden(dir, ['lab', 'down'], 120_000);
     o.log(`lab down: exit ${down.code}`);
     await rm(dir, { recursive: true, force: true });
   }

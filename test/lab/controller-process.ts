@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { inHub } from './lab-harness.ts';
+import { inHub } from './lab-cli.ts';
 
 /**
  * `nodewarden controller` run the way an operator runs it in the lab: inside

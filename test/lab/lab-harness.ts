@@ -1,21 +1,15 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ProbeResult } from '../../src/core/probe.ts';
 import { expect } from 'vitest';
-import { runCommand, type CommandResult } from '../../src/host/command.ts';
-import type { LabStatus } from '../../src/lab/lab.ts';
+import { runCommand } from '../../src/host/command.ts';
+import { nodewarden, repoRoot } from './lab-cli.ts';
 
-/** Helpers the lab tests share: the built CLI, run as a user would run it. */
-
-export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const bin = join(repoRoot, 'bin', 'nodewarden.js');
-
-/** The MIG node of the seed and two survivors, by the short names a person types. */
-export const MIG = 'bkqzq';
-export const MIG_IP = '10.62.0.30';
-export const OBSERVER = '85zt7';
-export const BYSTANDER = '9f79t';
+/**
+ * Helpers the lab tests share: the CLI wrappers of lab-cli.ts (vitest-free,
+ * so the lab benches use them too) and what only a test needs on top.
+ */
+export * from './lab-cli.ts';
 
 /**
  * Kubernetes timing of the shared lab, shortened so a test sees NotReady and
@@ -65,42 +59,6 @@ export async function buildDist(): Promise<void> {
   }
 }
 
-/**
- * `ip` arguments that run `nodewarden <args>` inside the hub namespace, the
- * only place that routes to the nodes. `ip netns exec` execs, so a child
- * spawned with these has the CLI's own pid and a signal reaches it.
- */
-export function inHub(hub: string, args: readonly string[]): string[] {
-  return ['netns', 'exec', hub, process.execPath, bin, ...args];
-}
-
-/** Runs `nodewarden <args>` with the test lab's directory. */
-export function nodewarden(
-  dir: string,
-  args: readonly string[],
-  timeoutMs = 60_000,
-): Promise<CommandResult> {
-  return runCommand(process.execPath, [bin, ...args], {
-    timeoutMs,
-    env: { NODEWARDEN_LAB_DIR: dir },
-  });
-}
-
-/** Runs a command and fails with its output when it exits non-zero. */
-export async function nodewardenOk(
-  dir: string,
-  args: readonly string[],
-  timeoutMs = 60_000,
-): Promise<CommandResult> {
-  const result = await nodewarden(dir, args, timeoutMs);
-  if (result.code !== 0) {
-    throw new Error(
-      `nodewarden ${args.join(' ')} exited ${result.code}:\n${result.stdout}${result.stderr}`,
-    );
-  }
-  return result;
-}
-
 export interface ProbeRun {
   readonly exitCode: number | null;
   readonly result: ProbeResult;
@@ -147,17 +105,6 @@ export function expectLayers(
   for (const [name, pattern] of Object.entries(expected)) {
     expect(actual[name], `${name} in ${JSON.stringify(actual, null, 1)}`).toMatch(pattern);
   }
-}
-
-export async function labStatus(dir: string): Promise<LabStatus> {
-  return JSON.parse((await nodewardenOk(dir, ['lab', 'status', '--json'])).stdout) as LabStatus;
-}
-
-/** Names of the network namespaces the lab owns (`nw-` prefix). */
-export async function labNamespaces(): Promise<string[]> {
-  const { stdout } = await runCommand('ip', ['-j', 'netns', 'list'], { timeoutMs: 5_000 });
-  const entries = stdout.trim() === '' ? [] : (JSON.parse(stdout) as { name: string }[]);
-  return entries.map((e) => e.name).filter((n) => n.startsWith('nw-'));
 }
 
 /** Pids of running kubelet stand-ins (any lab), read from /proc; zombies do not count. */

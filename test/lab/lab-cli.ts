@@ -1,0 +1,66 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runCommand, type CommandResult } from '../../src/host/command.ts';
+import type { LabStatus } from '../../src/lab/lab.ts';
+import { listNamespaces } from '../../src/lab/netns.ts';
+
+/**
+ * The built CLI run as a user runs it against a lab, and the lab's node names.
+ * No vitest here: the lab tests (through lab-harness.ts) and the lab benches
+ * (bench/diagnosis.ts, bench/recovery-lab.ts) share it.
+ */
+
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const bin = join(repoRoot, 'bin', 'nodewarden.js');
+
+/** The MIG node of the seed and two survivors, by the short names a person types. */
+export const MIG = 'bkqzq';
+export const MIG_IP = '10.62.0.30';
+export const OBSERVER = '85zt7';
+export const BYSTANDER = '9f79t';
+
+/**
+ * `ip` arguments that run `nodewarden <args>` inside the hub namespace, the
+ * only place that routes to the nodes. `ip netns exec` execs, so a child
+ * spawned with these has the CLI's own pid and a signal reaches it.
+ */
+export function inHub(hub: string, args: readonly string[]): string[] {
+  return ['netns', 'exec', hub, process.execPath, bin, ...args];
+}
+
+/** Runs `nodewarden <args>` with the test lab's directory. */
+export function nodewarden(
+  dir: string,
+  args: readonly string[],
+  timeoutMs = 60_000,
+): Promise<CommandResult> {
+  return runCommand(process.execPath, [bin, ...args], {
+    timeoutMs,
+    env: { NODEWARDEN_LAB_DIR: dir },
+  });
+}
+
+/** Runs a command and fails with its output when it exits non-zero. */
+export async function nodewardenOk(
+  dir: string,
+  args: readonly string[],
+  timeoutMs = 60_000,
+): Promise<CommandResult> {
+  const result = await nodewarden(dir, args, timeoutMs);
+  if (result.code !== 0) {
+    throw new Error(
+      `nodewarden ${args.join(' ')} exited ${result.code}:\n${result.stdout}${result.stderr}`,
+    );
+  }
+  return result;
+}
+
+/** `nodewarden lab status --json`, parsed. */
+export async function labStatus(dir: string): Promise<LabStatus> {
+  return JSON.parse((await nodewardenOk(dir, ['lab', 'status', '--json'])).stdout) as LabStatus;
+}
+
+/** Names of the network namespaces the lab owns (`nw-` prefix). */
+export async function labNamespaces(): Promise<string[]> {
+  return (await listNamespaces()).filter((n) => n.startsWith('nw-'));
+}
