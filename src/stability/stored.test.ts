@@ -80,8 +80,11 @@ describe('stored stability tests', () => {
     await expect(stabilityTestReport(store, 'stability-nope', 'json')).rejects.toThrow(
       'no stability test stability-nope',
     );
-    await expect(stabilityTestReport(store, 'other-1', 'json')).rejects.toMatchObject({
-      code: 'NOT_FOUND',
-    });
+    // Ids the store could never have kept (empty, too long) are unknown too, not bad input.
+    for (const bad of ['other-1', '', 'x'.repeat(300)]) {
+      await expect(stabilityTestReport(store, bad, 'json')).rejects.toMatchObject({
+        code: 'NOT_FOUND',
+      });
+    }
   });
 });

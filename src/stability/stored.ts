@@ -46,17 +46,16 @@ function summaryOf(r: AuditRecord): StabilityTestSummary | null {
   };
 }
 
-/** Stored tests, newest first; `node` filters. */
+/**
+ * Stored tests, newest first; `node` filters. The store answers from its
+ * (action, at) index: only stability records are read, never the whole audit log.
+ */
 export async function listStabilityTests(
   store: IncidentStore,
   query: { readonly node?: string; readonly limit?: number } = {},
 ): Promise<StabilityTestSummary[]> {
-  const all = (await store.listAudit(null))
-    .map(summaryOf)
-    .filter((s): s is StabilityTestSummary => s !== null)
-    .filter((s) => query.node === undefined || s.node === query.node)
-    .sort((a, b) => (a.endedAt < b.endedAt ? 1 : a.endedAt > b.endedAt ? -1 : 0));
-  return query.limit === undefined ? all : all.slice(0, query.limit);
+  const records = await store.findAudit({ action: STABILITY_AUDIT_ACTION, ...query });
+  return records.map(summaryOf).filter((s): s is StabilityTestSummary => s !== null);
 }
 
 /** When each node was last tested (epoch ms of the newest test's end). */
@@ -75,14 +74,20 @@ export async function stabilityTestReport(
   id: string,
   format: StabilityReportFormat,
 ): Promise<string> {
-  const record = (await store.listAudit(null)).find(
-    (r) => r.id === id && r.action === STABILITY_AUDIT_ACTION,
-  );
-  if (record === undefined) {
-    throw new NodeWardenError('NOT_FOUND', `no stability test ${id}`, {
+  const notFound = (cause?: unknown) =>
+    new NodeWardenError('NOT_FOUND', `no stability test ${id}`, {
       hint: 'GET /api/v1/stability-tests lists them with their ids',
+      cause,
     });
+  let record: AuditRecord | undefined;
+  try {
+    [record] = await store.findAudit({ action: STABILITY_AUDIT_ACTION, id });
+  } catch (error) {
+    // The action is fixed, so BAD_INPUT is about the id: one the store could never have kept.
+    if (error instanceof NodeWardenError && error.code === 'BAD_INPUT') throw notFound(error);
+    throw error;
   }
+  if (record === undefined) throw notFound();
   const e = evidenceOf(record);
   if (format === 'json') return JSON.stringify(e.report ?? null, null, 2) + '\n';
   const text = format === 'md' ? e.markdown : e.svg;

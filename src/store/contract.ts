@@ -11,6 +11,7 @@ import { NodeWardenError, type ErrorCode } from '../core/errors.ts';
 import { mttdSeconds, mttrSeconds, type Incident, type TimelineEntry } from '../core/incident.ts';
 import {
   SCHEMA_VERSION_KEY,
+  type AuditQuery,
   type AuditRecord,
   type IncidentStore,
   type JsonValue,
@@ -49,6 +50,7 @@ export const CONTRACT_TESTS = [
   'audit records round-trip, oldest first, per incident',
   'audit: duplicate id is CONFLICT, unknown incident NOT_FOUND',
   'audit evidence must be plain JSON',
+  'finds audit records of one action, newest first, by node, id and limit',
   'last words round-trip and filter by node and time',
   'last words keep only the newest N per node and kind',
   'latest last words: the newest blob of one kind per node, by node name',
@@ -560,6 +562,51 @@ export function storeContract(name: string, makeStore: MakeStore, options: Contr
         'durationMs',
       );
       expect(await store().listAudit(null)).toEqual([]);
+    });
+
+    test('finds audit records of one action, newest first, by node, id and limit', async () => {
+      await store().createIncident(nodeIncident('inc', 'gpu-1', at(1)));
+      const step = (id: string, incidentId: string | null, when: string, node: JsonValue) =>
+        audit(id, incidentId, when, { action: 'remediation-cordon', evidence: { node, step: 0 } });
+      const stabilityTest = (id: string, when: string, node: string) =>
+        audit(id, null, when, {
+          action: 'stability-test',
+          evidence: { report: { node, startedAt: at(0) }, markdown: '# report' },
+        });
+      const records = [
+        step('r-1', 'inc', at(2), 'gpu-1'),
+        stabilityTest('t-1', at(3), 'gpu-1'),
+        step('r-2', null, at(4), 'gpu-2'),
+        stabilityTest('t-2', at(5), 'gpu-2'),
+        stabilityTest('t-3', at(5), 'gpu-1'),
+        step('r-3', 'inc', at(6), 7),
+        audit('other', null, at(7), { evidence: { node: 'gpu-1' } }),
+        audit('t-odd', null, at(8), { action: 'stability-test', evidence: ['gpu-1'] }),
+      ];
+      for (const r of records) await store().appendAudit(r);
+      const ids = async (q: AuditQuery) => (await store().findAudit(q)).map((r) => r.id);
+      // Every incident and none; equal times newest-inserted first.
+      expect(await ids({ action: 'stability-test' })).toEqual(['t-odd', 't-3', 't-2', 't-1']);
+      expect(await ids({ action: 'remediation-cordon' })).toEqual(['r-3', 'r-2', 'r-1']);
+      // node: a string evidence.node, else a string evidence.report.node.
+      expect(await ids({ action: 'stability-test', node: 'gpu-1' })).toEqual(['t-3', 't-1']);
+      expect(await ids({ action: 'remediation-cordon', node: 'gpu-1' })).toEqual(['r-1']);
+      expect(await ids({ action: 'remediation-cordon', node: '7' })).toEqual([]);
+      expect(await ids({ action: 'stability-test', limit: 2 })).toEqual(['t-odd', 't-3']);
+      expect(await ids({ action: 'stability-test', node: 'gpu-2', limit: 1 })).toEqual(['t-2']);
+      expect(await store().findAudit({ action: 'stability-test', id: 't-2' })).toEqual([
+        records[3],
+      ]);
+      expect(await ids({ action: 'stability-test', id: 'r-1' })).toEqual([]);
+      expect(await ids({ action: 'nothing' })).toEqual([]);
+      for (const limit of [0, 1001, 1.5]) {
+        await expectFailure(
+          store().findAudit({ action: 'stability-test', limit }),
+          'BAD_INPUT',
+          'limit',
+        );
+      }
+      await expectFailure(store().findAudit({ action: '' }), 'BAD_INPUT', 'action');
     });
 
     test('last words round-trip and filter by node and time', async () => {

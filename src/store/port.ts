@@ -37,6 +37,25 @@ export interface IncidentQuery {
   readonly before?: string;
 }
 
+/**
+ * Audit records of one action across every incident and none (e.g. the stored
+ * stability tests), served by an index on (action, at): newest first, `at`
+ * then insertion order, descending.
+ */
+export interface AuditQuery {
+  /** Only records of this action (`stability-test`, `remediation-cordon`, …). */
+  readonly action: string;
+  /**
+   * Only records about this node: a string `evidence.node` (remediation
+   * steps), else a string `evidence.report.node` (stability tests).
+   */
+  readonly node?: string;
+  /** Only the record with this id. */
+  readonly id?: string;
+  /** At most this many, 1–1000; every match when absent. */
+  readonly limit?: number;
+}
+
 /** The fields of an incident that change after it opens; the timeline only grows (appendTimeline). */
 export interface IncidentPatch {
   readonly status?: IncidentStatus;
@@ -109,6 +128,8 @@ export interface IncidentStore {
   appendAudit(record: AuditRecord): Promise<void>;
   /** One incident's audit records (null: those outside any incident), oldest first. */
   listAudit(incidentId: string | null): Promise<AuditRecord[]>;
+  /** Records of one action from every incident and none, newest first (AuditQuery). */
+  findAudit(query: AuditQuery): Promise<AuditRecord[]>;
 
   /** Keeps the newest `lastWordsRetention` blobs per node and kind. */
   putLastWords(node: string, at: string, kind: string, data: JsonValue): Promise<void>;

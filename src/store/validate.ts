@@ -14,7 +14,7 @@ import type {
   TimelineEntry,
   TimelineKind,
 } from '../core/incident.ts';
-import type { AuditRecord, IncidentPatch, IncidentQuery, JsonValue } from './port.ts';
+import type { AuditQuery, AuditRecord, IncidentPatch, IncidentQuery, JsonValue } from './port.ts';
 
 // Records, not arrays, so that a new member of a core union that is missing
 // here is a compile error rather than a value the store refuses at run time.
@@ -404,6 +404,34 @@ export function query(value: IncidentQuery | undefined): CheckedQuery {
     node: q.node === undefined ? undefined : nodeName(q.node, 'query.node'),
     limit,
     before: q.before === undefined ? undefined : instant(q.before, 'query.before'),
+  };
+}
+
+export interface CheckedAuditQuery {
+  readonly action: string;
+  readonly node: string | null;
+  readonly id: string | null;
+  /** null: every match. */
+  readonly limit: number | null;
+}
+
+export function auditQuery(value: AuditQuery): CheckedAuditQuery {
+  const q = record(value, 'audit query');
+  const limit = q.limit ?? null;
+  if (
+    limit !== null &&
+    (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT)
+  ) {
+    throw badInput(
+      `audit query limit must be an integer from 1 to ${MAX_LIMIT}, got ${show(limit)}`,
+      'leave limit out to get every matching record',
+    );
+  }
+  return {
+    action: text(q.action, 'audit query action', MAX_ID),
+    node: q.node === undefined ? null : nodeName(q.node, 'audit query node'),
+    id: q.id === undefined ? null : id(q.id, 'audit query id'),
+    limit,
   };
 }
 

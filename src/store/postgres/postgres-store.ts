@@ -19,6 +19,7 @@ import { latestVersion } from '../migrations.ts';
 import {
   DEFAULT_LAST_WORDS_RETENTION,
   SCHEMA_VERSION_KEY,
+  type AuditQuery,
   type AuditRecord,
   type IncidentPatch,
   type IncidentQuery,
@@ -80,6 +81,20 @@ interface AuditRow {
 
 const iso = (d: Date): string => d.toISOString();
 const isoOrNull = (d: Date | null): string | null => (d === null ? null : d.toISOString());
+
+function auditRecord(r: AuditRow): AuditRecord {
+  return {
+    id: r.id,
+    incidentId: r.incident_id,
+    at: iso(r.at),
+    actor: r.actor,
+    action: r.action,
+    reason: r.reason,
+    evidence: r.evidence,
+    result: r.result,
+    durationMs: r.duration_ms,
+  };
+}
 
 function sqlState(error: unknown): string {
   return error instanceof pg.DatabaseError ? (error.code ?? '') : '';
@@ -353,17 +368,27 @@ export class PostgresIncidentStore implements IncidentStore {
         'SELECT * FROM audit WHERE incident_id IS NOT DISTINCT FROM $1 ORDER BY at, seq',
         [wanted],
       );
-      return rows.map((r) => ({
-        id: r.id,
-        incidentId: r.incident_id,
-        at: iso(r.at),
-        actor: r.actor,
-        action: r.action,
-        reason: r.reason,
-        evidence: r.evidence,
-        result: r.result,
-        durationMs: r.duration_ms,
-      }));
+      return rows.map(auditRecord);
+    });
+  }
+
+  findAudit(query: AuditQuery): Promise<AuditRecord[]> {
+    return this.#read(async (c) => {
+      const q = check.auditQuery(query);
+      // The node an audit record is about: a string evidence.node, else a string evidence.report.node.
+      const { rows } = await c.query<AuditRow>(
+        `SELECT * FROM audit
+         WHERE action = $1
+           AND ($2::text IS NULL OR id = $2)
+           AND ($3::text IS NULL OR CASE
+                 WHEN jsonb_typeof(evidence -> 'node') = 'string' THEN evidence ->> 'node'
+                 WHEN jsonb_typeof(evidence -> 'report' -> 'node') = 'string' THEN evidence -> 'report' ->> 'node'
+               END = $3)
+         ORDER BY at DESC, seq DESC
+         LIMIT $4`,
+        [q.action, q.id, q.node, q.limit],
+      );
+      return rows.map(auditRecord);
     });
   }
 

@@ -3,6 +3,7 @@ import { expect, it } from 'vitest';
 import { NodeWardenError } from '../../core/errors.ts';
 import { describeWithPostgres } from '../../../test/support/postgres.ts';
 import { storeContract } from '../contract.ts';
+import { POSTGRES_MIGRATIONS } from './migrations.ts';
 import { MIGRATION_LOCK_KEY, openPostgresStore } from './postgres-store.ts';
 
 let schemas = 0;
@@ -42,9 +43,9 @@ describeWithPostgres('PostgreSQL store', (server) => {
     const stores = await Promise.all(Array.from({ length: 6 }, () => openPostgresStore(url)));
     await Promise.all(stores.map((s) => s.close()));
     const rows = await sql<{ version: number; name: string }>(
-      `SELECT version, name FROM ${schema}.schema_migrations`,
+      `SELECT version, name FROM ${schema}.schema_migrations ORDER BY version`,
     );
-    expect(rows).toEqual([{ version: 1, name: 'incidents-timeline-audit-last-words-meta' }]);
+    expect(rows).toEqual(POSTGRES_MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
     // The session lock was released by every opener.
     const held = await sql('SELECT 1 FROM pg_locks WHERE locktype = $1 AND objid = $2', [
       'advisory',
@@ -123,7 +124,9 @@ describeWithPostgres('PostgreSQL store', (server) => {
     const error = await failure(openPostgresStore(url));
     expect([error.code, error.message]).toEqual([
       'CONFLICT',
-      expect.stringContaining('schema version 7; this NodeWarden knows up to 1') as string,
+      expect.stringContaining(
+        `schema version 7; this NodeWarden knows up to ${POSTGRES_MIGRATIONS.length}`,
+      ) as string,
     ]);
   });
 

@@ -81,4 +81,10 @@ CREATE TABLE meta (
 ) STRICT;
 `,
   },
+  {
+    version: 2,
+    name: 'audit-by-action',
+    // findAudit: one action's records, newest first, without reading the whole audit log.
+    sql: `CREATE INDEX audit_by_action ON audit (action, at, seq);`,
+  },
 ];

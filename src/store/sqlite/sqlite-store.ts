@@ -20,6 +20,7 @@ import { latestVersion } from '../migrations.ts';
 import {
   DEFAULT_LAST_WORDS_RETENTION,
   SCHEMA_VERSION_KEY,
+  type AuditQuery,
   type AuditRecord,
   type IncidentPatch,
   type IncidentQuery,
@@ -76,6 +77,20 @@ interface LastWordsRow {
   at: string;
   kind: string;
   data: string;
+}
+
+function auditRecord(r: AuditRow): AuditRecord {
+  return {
+    id: r.id,
+    incidentId: r.incident_id,
+    at: r.at,
+    actor: r.actor,
+    action: r.action,
+    reason: r.reason,
+    evidence: check.parseJson(r.evidence),
+    result: r.result,
+    durationMs: r.duration_ms,
+  };
 }
 
 function sqliteCode(error: unknown): string {
@@ -356,17 +371,26 @@ export class SqliteIncidentStore implements IncidentStore {
       const rows = this.#sql('SELECT * FROM audit WHERE incident_id IS ? ORDER BY at, seq').all(
         wanted,
       ) as AuditRow[];
-      return rows.map((r) => ({
-        id: r.id,
-        incidentId: r.incident_id,
-        at: r.at,
-        actor: r.actor,
-        action: r.action,
-        reason: r.reason,
-        evidence: check.parseJson(r.evidence),
-        result: r.result,
-        durationMs: r.duration_ms,
-      }));
+      return rows.map(auditRecord);
+    });
+  }
+
+  findAudit(query: AuditQuery): Promise<AuditRecord[]> {
+    return this.#call(() => {
+      const q = check.auditQuery(query);
+      // The node an audit record is about: a string evidence.node, else a string evidence.report.node.
+      const rows = this.#sql(
+        `SELECT * FROM audit
+         WHERE action = @action
+           AND (@id IS NULL OR id = @id)
+           AND (@node IS NULL OR CASE
+                 WHEN json_type(evidence, '$.node') = 'text' THEN json_extract(evidence, '$.node')
+                 WHEN json_type(evidence, '$.report.node') = 'text' THEN json_extract(evidence, '$.report.node')
+               END = @node)
+         ORDER BY at DESC, seq DESC
+         LIMIT @limit`,
+      ).all({ ...q, limit: q.limit ?? -1 }) as AuditRow[];
+      return rows.map(auditRecord);
     });
   }
 

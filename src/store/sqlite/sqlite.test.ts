@@ -85,6 +85,42 @@ describe('SQLite store specifics', () => {
     db.close();
   });
 
+  it('migrates a version-1 file to the audit-by-action index, keeping its records', async () => {
+    const path = join(dir, 'upgrade.db');
+    const first = await openSqliteStore(path);
+    const record = {
+      id: 'stability-gpu-1-x',
+      incidentId: null,
+      at: '2025-08-25T03:10:00.000Z',
+      actor: 'user:sre',
+      action: 'stability-test',
+      reason: 'pass',
+      evidence: { report: { node: 'gpu-1' } },
+      result: 'pass',
+      durationMs: 60_000,
+    };
+    await first.appendAudit(record);
+    await first.close();
+    // Back to how a version-1 build left the file.
+    const old = new Database(path);
+    old.exec(
+      "DROP INDEX audit_by_action; DELETE FROM schema_migrations WHERE version > 1; UPDATE meta SET value = '1' WHERE key = 'schema.version'",
+    );
+    old.close();
+    const upgraded = await openSqliteStore(path);
+    expect(await upgraded.findAudit({ action: 'stability-test', node: 'gpu-1' })).toEqual([record]);
+    await upgraded.close();
+    const db = new Database(path, { readonly: true });
+    const plan = db
+      .prepare('EXPLAIN QUERY PLAN SELECT * FROM audit WHERE action = ? ORDER BY at DESC, seq DESC')
+      .all('stability-test') as { detail: string }[];
+    expect(plan.map((p) => p.detail).join('\n')).toContain('audit_by_action');
+    expect(db.prepare('SELECT max(version) FROM schema_migrations').pluck().get()).toBe(
+      SQLITE_MIGRATIONS.length,
+    );
+    db.close();
+  });
+
   it('refuses a file with a newer schema with CONFLICT', async () => {
     const path = join(dir, 'future.db');
     await (await openSqliteStore(path)).close();
