@@ -390,6 +390,9 @@ interface Figures {
     max: number;
     loopP99: number;
     loopMax: number;
+    /** V8 heap in use and reserved: what the RSS holds beyond garbage not yet collected. */
+    heapUsed: number;
+    heapTotal: number;
     scrapeSeconds: number;
   }[];
   failedScrapes: number;
@@ -751,12 +754,14 @@ async function run(): Promise<Figures> {
         // prom-client resets its event-loop histogram at every scrape: these cover the last interval.
         loopP99: metric(text, 'nodewarden_controller_nodejs_eventloop_lag_p99_seconds'),
         loopMax: metric(text, 'nodewarden_controller_nodejs_eventloop_lag_max_seconds'),
+        heapUsed: metric(text, 'nodewarden_controller_nodejs_heap_size_used_bytes'),
+        heapTotal: metric(text, 'nodewarden_controller_nodejs_heap_size_total_bytes'),
         scrapeSeconds: got.seconds,
       };
       lagScrapes.push(one);
       const now = samples.at(-1);
       say(
-        `settle: lag p50 ${one.p50.toFixed(3)} s p99 ${one.p99.toFixed(3)} s max ${one.max.toFixed(3)} s; event loop p99 ${one.loopP99.toFixed(3)} s max ${one.loopMax.toFixed(3)} s; scrape ${one.scrapeSeconds.toFixed(2)} s; RSS ${now ? mib(now.rssBytes) : '?'}`,
+        `settle: lag p50 ${one.p50.toFixed(3)} s p99 ${one.p99.toFixed(3)} s max ${one.max.toFixed(3)} s; event loop p99 ${one.loopP99.toFixed(3)} s max ${one.loopMax.toFixed(3)} s; scrape ${one.scrapeSeconds.toFixed(2)} s; RSS ${now ? mib(now.rssBytes) : '?'}, heap used ${mib(one.heapUsed)}`,
       );
     }
     if (lagScrapes.length === 0) {
@@ -857,6 +862,10 @@ function report(f: Figures): void {
       `${s3(Math.max(...f.lagScrapes.map((l) => l.p99)))} (worst scrape; target ≤ 1 s)`,
     ],
     ['Lease event lag max', `${s3(Math.max(...f.lagScrapes.map((l) => l.max)))} (worst scrape)`],
+    [
+      'controller: V8 heap used / total',
+      `${mib(f.lagScrapes.at(-1)?.heapUsed ?? Number.NaN)} / ${mib(f.lagScrapes.at(-1)?.heapTotal ?? Number.NaN)} (last scrape)`,
+    ],
     [
       'event loop delay p99 / max',
       `${s3(Math.max(...f.lagScrapes.map((l) => l.loopP99)))} / ${s3(Math.max(...f.lagScrapes.map((l) => l.loopMax)))} (worst scrape interval)`,

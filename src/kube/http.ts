@@ -152,6 +152,8 @@ export interface WatchEvent {
 export interface WatchHandle {
   /** Resolves when the stream ends: null on a clean close, the error otherwise. */
   readonly done: Promise<Error | null>;
+  /** True when the stream ended because it was silent for `idleTimeoutMs`, not because of the server. */
+  silent(): boolean;
   abort(): void;
 }
 
@@ -170,6 +172,7 @@ export async function kubeWatch(
   let finish: (error: Error | null) => void = () => undefined;
   const done = new Promise<Error | null>((resolve) => (finish = resolve));
   let settled = false;
+  let silent = false;
   const end = (error: Error | null): void => {
     if (settled) return;
     settled = true;
@@ -201,10 +204,11 @@ export async function kubeWatch(
     res.on('end', () => end(null));
     res.on('error', (e) => end(e));
   });
-  req.setTimeout(idleTimeoutMs, () =>
-    end(new NodeWardenError('TIMEOUT', `watch ${path}: silent for ${idleTimeoutMs} ms`)),
-  );
+  req.setTimeout(idleTimeoutMs, () => {
+    silent = !settled;
+    end(new NodeWardenError('TIMEOUT', `watch ${path}: silent for ${idleTimeoutMs} ms`));
+  });
   req.on('error', (e) => end(e));
   req.end();
-  return { done, abort: () => end(null) };
+  return { done, silent: () => silent, abort: () => end(null) };
 }

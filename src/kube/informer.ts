@@ -10,6 +10,9 @@ import { KubeHttpError, kubeRequest, kubeWatch, type WatchHandle } from './http.
  * - a watch that ends cleanly resumes from the last resourceVersion (kept
  *   current by bookmarks); a 410 Gone, or an ERROR event with code 410,
  *   relists from scratch;
+ * - a watch silent for `watchIdleTimeoutMs` is reopened at once from the
+ *   same resourceVersion, without reporting the API server unreachable (a
+ *   quiet resource is not an outage; the view's /readyz ping tells those);
  * - any other failure restarts after a capped, jittered backoff
  *   (0.5 s doubling to 30 s, ±20%), so an API server outage does not become
  *   a thundering herd when it returns.
@@ -188,6 +191,14 @@ export class Informer<T> {
         return;
       }
       const error = await watch.done;
+      if (watch.silent() && !this.#stopped) {
+        // A quiet resource (Node Events in a calm cluster) is not an unreachable API server:
+        // /readyz says that. Reopen from the same resourceVersion; if the server is really
+        // gone, the reopen fails and the backoff below takes over.
+        this.#log.log('debug', 'watch silent; reopening', { error: describeError(error) });
+        void this.#run(needRelist);
+        return;
+      }
       if (error) throw error;
       this.#failures = 0;
       if (!this.#stopped) void this.#run(needRelist);
