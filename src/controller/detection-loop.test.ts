@@ -31,6 +31,8 @@ describe('DetectionLoop', () => {
     const loop = new DetectionLoop(view, clock, null);
     const started = loop.start();
     for (let i = 0; i < 5; i += 1) view.emit(change);
+    // A new leader's reload asks for an evaluation too; it must wait as well.
+    loop.evaluate();
     await clock.advanceAsync(1_000);
     expect(loop.evaluations).toBe(0);
     view.finishList();

@@ -173,7 +173,14 @@ export class DetectionLoop {
     });
   }
 
+  /**
+   * Evaluates now. Before every cache has been listed this does nothing: a
+   * caller such as a new leader's reload can come first, and a half-listed
+   * cluster would look like a storm (the first full-size bench opened a
+   * partition incident that way).
+   */
   evaluate(): void {
+    if (!this.synced) return;
     const now = this.clock.now();
     this.lastEvaluatedAt = now;
     this.evaluations += 1;
