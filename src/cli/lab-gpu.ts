@@ -9,8 +9,8 @@ import {
   type GpuAction,
   type GpuStatus,
 } from '../lab/lab-gpu.ts';
-import { requireState, type LabContext } from '../lab/lab.ts';
-import { withLabLock } from '../lab/state.ts';
+import type { LabContext } from '../lab/lab.ts';
+import { requireState, withLabLock } from '../lab/state.ts';
 import { nodeSuffix, resolveNode } from '../lab/topology.ts';
 import { EXIT_OK, intFlag, parseFlags, type Io } from './command.ts';
 

@@ -15,7 +15,7 @@ import { applyAction, planHypervisor, type HypervisorStep } from './hypervisor-p
 import { bootNode, haltNode } from './power.ts';
 import { withAction } from './vm.ts';
 import {
-  readState,
+  requireState,
   vmOf,
   withLabLock,
   withNode,
@@ -53,16 +53,6 @@ export const MIRROR_USER = 'lab-hypervisor';
 
 /** A clean ACPI shutdown gives the guest's processes this long (a soft reboot, os-stop). */
 const SHUTDOWN_GRACE_MS = 2_000;
-
-async function requireState(dir: string): Promise<LabState> {
-  const state = await readState(dir);
-  if (state === null) {
-    throw new NodeWardenError('UNAVAILABLE', `no lab in ${dir}: the hypervisor has no nodes`, {
-      hint: 'it is started by nodewarden lab up --openstack and stopped by lab down',
-    });
-  }
-  return state;
-}
 
 /** Records a stop or start the hypervisor sent to Nova, by Nova's request id. */
 async function recordMirror(

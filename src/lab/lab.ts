@@ -56,6 +56,7 @@ import {
   labPaths,
   readState,
   removeLabFiles,
+  requireState,
   withLabLock,
   withNode,
   writeState,
@@ -753,16 +754,6 @@ export async function labStatus(ctx: LabContext): Promise<LabStatus> {
         }
       : null,
   };
-}
-
-export async function requireState(dir: string): Promise<LabState> {
-  const state = await readState(dir);
-  if (!state) {
-    throw new NodeWardenError('NOT_FOUND', `no lab in ${dir}`, {
-      hint: 'start one: sudo nodewarden lab up',
-    });
-  }
-  return state;
 }
 
 /** The namespace and argv for `lab exec`; `nodewarden` means this package's own CLI. */

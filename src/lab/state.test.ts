@@ -9,6 +9,7 @@ import {
   labPaths,
   readState,
   removeLabFiles,
+  requireState,
   withLabLock,
   writeState,
   type LabState,
@@ -55,6 +56,20 @@ describe('lab state file', () => {
 
   it('is null when no lab was made', async () => {
     expect(await readState(join(dir, 'nothing-here'))).toBeNull();
+  });
+
+  it('is required: NOT_FOUND naming the directory and its state file, with how to start one', async () => {
+    const empty = join(dir, 'nothing-here');
+    const error = await requireState(empty).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NodeWardenError);
+    expect(error).toMatchObject({
+      code: 'NOT_FOUND',
+      message: `no lab in ${empty} (no ${join(empty, 'state.json')})`,
+      hint: expect.stringContaining('nodewarden lab up') as string,
+    });
+    const state = sampleState('2025-08-25T03:58:00.000Z');
+    await writeState(state);
+    expect(await requireState(dir)).toEqual(state);
   });
 
   it('calls a broken or foreign file a CONFLICT that points at lab down', async () => {

@@ -178,6 +178,21 @@ export async function readState(dir: string): Promise<LabState | null> {
   return parsed;
 }
 
+/**
+ * The lab's state; NOT_FOUND naming the directory and its state file when no
+ * lab was made there (every command that needs a running lab, and the
+ * hypervisor, ask through this).
+ */
+export async function requireState(dir: string): Promise<LabState> {
+  const state = await readState(dir);
+  if (state === null) {
+    throw new NodeWardenError('NOT_FOUND', `no lab in ${dir} (no ${labPaths(dir).state})`, {
+      hint: 'start one with sudo nodewarden lab up (--openstack for Nova-backed nodes), or set NODEWARDEN_LAB_DIR to the directory of the lab you started',
+    });
+  }
+  return state;
+}
+
 /** Replaces the state file atomically: readers see the old file or the new one, never a mix. */
 export async function writeState(state: LabState): Promise<void> {
   const paths = labPaths(state.dir);
