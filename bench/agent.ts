@@ -22,10 +22,10 @@ import { nodeSuffix } from '../src/lab/topology.ts';
 import {
   startController,
   stopController,
-  until,
   untilLeader,
   type Controller,
 } from '../test/lab/controller-process.ts';
+import { until } from '../test/support/until.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const bin = join(root, 'bin/nodewarden.js');

@@ -13,6 +13,7 @@ import { runCommand } from '../src/host/command.ts';
 import { loadKubeConfig } from '../src/kube/config.ts';
 import { kubeRequest } from '../src/kube/http.ts';
 import { toLease, toNode } from '../src/kube/map.ts';
+import { until } from '../test/support/until.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const arg = (name: string, fallback: number): number => {
@@ -21,6 +22,8 @@ const arg = (name: string, fallback: number): number => {
 };
 const rounds = arg('rounds', 3);
 const MIG = 'tkai-oks-md-1-193cfbbbb78b-zfz7s-bkqzq';
+/** How often the bench polls the controller's log and the API server: the resolution of its figures. */
+const POLL_MS = 200;
 if (process.getuid?.() !== 0) {
   console.error('bench/detection needs root (sudo npx tsx bench/detection.ts)');
   process.exit(2);
@@ -31,15 +34,6 @@ const cli = (args: string[], ms = 600_000) =>
     timeoutMs: ms,
     env: { NODEWARDEN_LAB_DIR: dir },
   });
-const until = async <T>(what: string, ms: number, check: () => Promise<T | null>): Promise<T> => {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== null) return v;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-};
 
 let controller: ReturnType<typeof spawn> | null = null;
 try {
@@ -73,9 +67,7 @@ try {
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   controller.stderr?.setEncoding('utf8').on('data', (c: string) => (log += c));
-  await until('controller leads', 60_000, () =>
-    Promise.resolve(log.includes('became leader') ? true : null),
-  );
+  await until('controller leads', 60_000, () => log.includes('became leader'), POLL_MS);
   const ready = async (): Promise<string> =>
     toNode(await kubeRequest(kc, 'GET', `/api/v1/nodes/${MIG}`, 5_000)).conditions.find(
       (c) => c.type === 'Ready',
@@ -83,7 +75,7 @@ try {
 
   const rows: string[] = [];
   for (let round = 1; round <= rounds; round += 1) {
-    await until('MIG node Ready', 120_000, async () => ((await ready()) === 'True' ? true : null));
+    await until('MIG node Ready', 120_000, async () => (await ready()) === 'True', POLL_MS);
     // The first cut opens an incident; later cuts within the reopen window reopen it (a flap).
     const opened = (): number => log.split(/"msg":"incident (?:opened|reopened)"/).length;
     const resolved = (): number => log.split('"msg":"incident resolved"').length;
@@ -103,16 +95,20 @@ try {
     );
     const cutAt = Date.now();
     await cli(['lab', 'fault', MIG, 'link-down']);
-    const incidentAt = await until('incident opened', 120_000, () =>
-      Promise.resolve(opened() > opens ? Date.now() : null),
+    const incidentAt = await until(
+      'incident opened',
+      120_000,
+      () => (opened() > opens ? Date.now() : null),
+      POLL_MS,
     );
-    const notReadyAt = await until('Ready=Unknown', 180_000, async () =>
-      (await ready()) === 'Unknown' ? Date.now() : null,
+    const notReadyAt = await until(
+      'Ready=Unknown',
+      180_000,
+      async () => ((await ready()) === 'Unknown' ? Date.now() : null),
+      POLL_MS,
     );
     await cli(['lab', 'heal', MIG]);
-    await until('incident resolved', 180_000, () =>
-      Promise.resolve(resolved() > resolves ? true : null),
-    );
+    await until('incident resolved', 180_000, () => resolved() > resolves, POLL_MS);
     const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
     rows.push(
       `${String(round).padStart(5)}  ${s(incidentAt - cutAt).padStart(16)}  ${s(incidentAt - lastRenew).padStart(22)}  ${s(notReadyAt - cutAt).padStart(17)}  ${((notReadyAt - cutAt) / (incidentAt - cutAt)).toFixed(1).padStart(5)}×`,

@@ -24,7 +24,6 @@ import {
   logLines,
   startController,
   stopController,
-  until,
   type Controller,
 } from '../test/lab/controller-process.ts';
 import {
@@ -34,6 +33,7 @@ import {
   nodewardenOk,
   repoRoot,
 } from '../test/lab/lab-cli.ts';
+import { until } from '../test/support/until.ts';
 
 const TARGET_S = 15;
 const SCENARIO_TIMEOUT_MS = 60_000;

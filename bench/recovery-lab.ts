@@ -17,14 +17,10 @@ import { kubeRequest } from '../src/kube/http.ts';
 import { toNode } from '../src/kube/map.ts';
 import type { LabStatus } from '../src/lab/lab.ts';
 import { openStore } from '../src/store/open.ts';
-import {
-  startController,
-  stopController,
-  until,
-  untilLeader,
-} from '../test/lab/controller-process.ts';
+import { startController, stopController, untilLeader } from '../test/lab/controller-process.ts';
 import { labNamespaces, labStatus, nodewarden, nodewardenOk } from '../test/lab/lab-cli.ts';
 import { timelineRows, type Run } from './recovery-timeline.ts';
+import { until } from '../test/support/until.ts';
 
 export interface LabBenchOptions {
   readonly bootDelayS: number;

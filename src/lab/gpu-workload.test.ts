@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../core/logger.ts';
 import { startGpuWorkload, lossGateFile, type GpuWorkload } from './gpu-workload.ts';
 import { readGpuControl, scriptedMaxPercent } from './lab-gpu.ts';
+import { until } from '../../test/support/until.ts';
 
 let workload: GpuWorkload | null = null;
 let dir = '';
@@ -19,14 +20,6 @@ afterEach(async () => {
   workload?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 200; i += 1) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`never: ${what}`);
-}
 
 describe('the stand-in GPU workload', () => {
   it('plays a stability pod as the simulator script, step by step, and stops it when the pod goes', async () => {
@@ -43,13 +36,13 @@ describe('the stand-in GPU workload', () => {
       scriptedMaxPercent(await readGpuControl({ controlFile }), Date.now());
 
     workload.podStarted('uid-1', JSON.stringify({ profile: 'steps', toPercent: 50, steps }));
-    await until('the last step (50 %) scripted', async () => (await percent()) === 50);
+    await until('the last step (50 %) scripted', 5_000, async () => (await percent()) === 50, 25);
     const control = await readGpuControl({ controlFile });
     expect(Object.keys(control.devices)).toEqual(['0/7']);
     expect(control.devices['0/7']?.memory).toMatchObject({ from: 50, to: 50 });
 
     workload.podGone('uid-1');
-    await until('the load stopped (0 %)', async () => (await percent()) === 0);
+    await until('the load stopped (0 %)', 5_000, async () => (await percent()) === 0, 25);
   });
 
   it('ignores pods without a readable plan', async () => {

@@ -10,6 +10,7 @@ import type { Logger, LogLevel } from '../core/logger.ts';
 import { alertmanagerAlert, reportUrlFor, slackMessage } from './messages.ts';
 import { openNotifier } from './open.ts';
 import { backoffMs, Notifier, redactUrl, retryAfterMs, type NotifierOptions } from './notifier.ts';
+import { until } from '../../test/support/until.ts';
 
 /** A receiver started by the test: records each POST, answers from a script. */
 interface Receiver {
@@ -90,14 +91,6 @@ function notifier(options: Partial<NotifierOptions>): Notifier {
   });
   notifiers.push(n);
   return n;
-}
-
-async function until(what: string, check: () => boolean): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`never happened: ${what}`);
 }
 
 describe('Notifier against HTTP receivers', () => {
@@ -214,13 +207,13 @@ describe('Notifier against HTTP receivers', () => {
     const slack = await receiver();
     const n = notifier({ slackUrls: [slack.url], clock, rateLimit: { burst: 2, refillMs: 3_000 } });
     for (let i = 1; i <= 4; i++) n.notify('opened', incident({ id: `inc-${i}` }));
-    await until('two sent', () => slack.requests.length === 2);
+    await until('two sent', 4_000, () => slack.requests.length === 2, 10);
     await new Promise((r) => setTimeout(r, 100));
     expect(slack.requests).toHaveLength(2);
     await clock.advanceAsync(3_000);
-    await until('third sent', () => slack.requests.length === 3);
+    await until('third sent', 4_000, () => slack.requests.length === 3, 10);
     await clock.advanceAsync(3_000);
-    await until('fourth sent', () => slack.requests.length === 4);
+    await until('fourth sent', 4_000, () => slack.requests.length === 4, 10);
     expect(
       slack.requests.map((r) => /Incident (inc-\d)/.exec((r.body as { text: string }).text)?.[1]),
     ).toEqual(['inc-1', 'inc-2', 'inc-3', 'inc-4']);
@@ -231,11 +224,11 @@ describe('Notifier against HTTP receivers', () => {
     const am = await receiver('');
     const n = notifier({ alertmanagerUrls: [am.url], clock, alertmanagerResendMs: 60_000 });
     n.notify('opened', incident());
-    await until('first post', () => am.requests.length === 1);
+    await until('first post', 4_000, () => am.requests.length === 1, 10);
     await clock.advanceAsync(60_000);
-    await until('re-post', () => am.requests.length === 2);
+    await until('re-post', 4_000, () => am.requests.length === 2, 10);
     n.notify('resolved', incident({ status: 'resolved', resolvedAt: '2025-08-25T04:00:00.000Z' }));
-    await until('resolution', () => am.requests.length === 3);
+    await until('resolution', 4_000, () => am.requests.length === 3, 10);
     await clock.advanceAsync(180_000);
     await new Promise((r) => setTimeout(r, 100));
     expect(am.requests).toHaveLength(3);

@@ -11,10 +11,10 @@ import {
   opened,
   startController,
   stopController,
-  until,
   type Controller,
 } from './controller-process.ts';
 import { BYSTANDER, labStatus, MIG, nodewardenOk, OBSERVER } from './lab-harness.ts';
+import { until } from '../support/until.ts';
 
 /**
  * What the lab's agents tell a controller in the hub (agent API on :9464),

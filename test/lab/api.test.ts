@@ -6,9 +6,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runCommand } from '../../src/host/command.ts';
 import { loadKubeConfig } from '../../src/kube/config.ts';
 import { kubeRequest } from '../../src/kube/http.ts';
-import { startController, stopController, until, type Controller } from './controller-process.ts';
+import { startController, stopController, type Controller } from './controller-process.ts';
 import { createObject, deleteObject } from './kube-objects.ts';
-import { labStatus, waitFor } from './lab-harness.ts';
+import { labStatus } from './lab-harness.ts';
+import { until } from '../support/until.ts';
 
 /**
  * The controller's HTTP API with `--auth tokenreview` against the lab's real
@@ -173,7 +174,7 @@ describe.skipIf(lab.skip !== null)('HTTP API with --auth tokenreview on the lab 
   it('refuses the token of a ServiceAccount deleted since it was issued', async () => {
     await call('DELETE', `/api/v1/namespaces/${NS}/serviceaccounts/gone`);
     // The API server looks the account up through its cache: give it a few seconds.
-    const refused = await waitFor('the deleted account’s token refused', 30_000, async () => {
+    const refused = await until('the deleted account’s token refused', 30_000, async () => {
       const a = await api('GET', '/api/v1/status', tokens['gone']!);
       return a.status === 401 ? a : null;
     });

@@ -10,14 +10,8 @@ import { KubeHttpError, kubeRequest } from '../../src/kube/http.ts';
 import { toNode, toPod } from '../../src/kube/map.ts';
 import { MIG_PROFILE } from '../../src/lab/seed-cluster.ts';
 import { createObject, deleteObject } from './kube-objects.ts';
-import {
-  labStatus,
-  MIG,
-  nodewarden,
-  nodewardenOk,
-  SHARED_LAB_TIMING,
-  waitFor,
-} from './lab-harness.ts';
+import { labStatus, MIG, nodewarden, nodewardenOk, SHARED_LAB_TIMING } from './lab-harness.ts';
+import { until } from '../support/until.ts';
 
 /**
  * The audits against the lab's real control plane (kube-apiserver,
@@ -60,7 +54,7 @@ async function createNamespace(name: string): Promise<void> {
   // kube-controller-manager runs every controller (--controllers=*), so its
   // serviceaccount controller creates `default`; pod admission needs it.
   // Created here if it has not appeared in 10 s, so the test does not depend on it.
-  const found = await waitFor(`ServiceAccount ${name}/default`, 10_000, async () => {
+  const found = await until(`ServiceAccount ${name}/default`, 10_000, async () => {
     try {
       await get(`/api/v1/namespaces/${name}/serviceaccounts/default`);
       return true;
@@ -81,7 +75,7 @@ async function createNamespace(name: string): Promise<void> {
 /** Deletes a namespace and waits (bounded) until it is gone. */
 async function deleteNamespace(name: string): Promise<void> {
   await remove(`/api/v1/namespaces/${name}`);
-  await waitFor(`namespace ${name} gone`, 90_000, async () => {
+  await until(`namespace ${name} gone`, 90_000, async () => {
     try {
       await get(`/api/v1/namespaces/${name}`);
       return null;
@@ -162,7 +156,7 @@ describe.skipIf(lab.skip !== null)('audits against the lab control plane', () =>
     kubeconfig = status.controlPlane.adminKubeconfig;
     ({ kc } = await loadKubeConfig(kubeconfig));
     await nodewardenOk(lab.dir, ['lab', 'heal', MIG]);
-    await waitFor('5 Ready nodes', 90_000, async () => {
+    await until('5 Ready nodes', 90_000, async () => {
       const n = await nodes();
       return n.length === 5 && n.every((x) => ready(x) === 'True' && x.taints.length === 0)
         ? n
@@ -181,7 +175,7 @@ describe.skipIf(lab.skip !== null)('audits against the lab control plane', () =>
     );
     await deleteNamespace(WHATIF_NS);
     await deleteNamespace(POLICY_NS);
-    await waitFor('the MIG node Ready after the audit tests', 90_000, async () => {
+    await until('the MIG node Ready after the audit tests', 90_000, async () => {
       const n = (await nodes()).find((x) => x.name === MIG_NODE);
       return ready(n) === 'True' &&
         !n?.taints.some((t) => t.key === 'node.kubernetes.io/unreachable')
@@ -230,7 +224,7 @@ describe.skipIf(lab.skip !== null)('audits against the lab control plane', () =>
         ],
       },
     });
-    await waitFor('the audit test pods Running', 60_000, async () => {
+    await until('the audit test pods Running', 60_000, async () => {
       const mine = await pods(WHATIF_NS);
       return mine.length === 9 && mine.every((p) => p.phase === 'Running') ? true : null;
     });
@@ -320,7 +314,7 @@ describe.skipIf(lab.skip !== null)('audits against the lab control plane', () =>
           },
         ),
       );
-      await waitFor('the movable and MIG pods bound to the MIG node', 60_000, async () => {
+      await until('the movable and MIG pods bound to the MIG node', 60_000, async () => {
         const mine = (await pods(WHATIF_NS)).filter((p) =>
           ['movable', 'mig-slice'].includes(p.labels['app'] ?? ''),
         );
@@ -329,7 +323,7 @@ describe.skipIf(lab.skip !== null)('audits against the lab control plane', () =>
     } finally {
       await Promise.all(workers.map((n) => cordon(n, false)));
     }
-    await waitFor('the test pods Running', 60_000, async () => {
+    await until('the test pods Running', 60_000, async () => {
       const mine = await pods(WHATIF_NS);
       return mine.every((p) => p.phase === 'Running') ? true : null;
     });
@@ -360,7 +354,7 @@ describe.skipIf(lab.skip !== null)('audits against the lab control plane', () =>
           !before.has(p.uid) && p.deletionTimestamp === null && predicted.has(ownerOf(p) ?? ''),
       );
     const placedCount = prediction.placements.length;
-    const observedPods = await waitFor(
+    const observedPods = await until(
       `${displaced} replacements, ${placedCount} of them bound`,
       SHARED_LAB_TIMING.gracePeriodSeconds * 1000 + 150_000,
       async () => {
@@ -427,7 +421,7 @@ describe.skipIf(lab.skip !== null)('audits against the lab control plane', () =>
     expect(agreement).toBeGreaterThanOrEqual(50);
 
     await nodewardenOk(lab.dir, ['lab', 'heal', MIG]);
-    await waitFor('the MIG node Ready again', 90_000, async () => {
+    await until('the MIG node Ready again', 90_000, async () => {
       const n = (await nodes()).find((x) => x.name === MIG_NODE);
       return ready(n) === 'True' &&
         !n?.taints.some((t) => t.key === 'node.kubernetes.io/unreachable')
@@ -492,7 +486,7 @@ describe.skipIf(lab.skip !== null)('audits against the lab control plane', () =>
     };
     // The API server picks the policy up from its informer within a second or so: poll with dry runs.
     const appliedAfter = Date.now();
-    await waitFor('the policy enforced', 30_000, async () =>
+    await until('the policy enforced', 30_000, async () =>
       (await attempt(pod('no-limits', { memory: '2Gi' }), true)) === null ? null : true,
     );
     const rejected = await attempt(pod('no-limits', { memory: '2Gi' }), false);

@@ -6,7 +6,8 @@ import { toLease, toNode, toPod } from '../../src/kube/map.ts';
 import type { NodeSnapshot, PodSnapshot } from '../../src/core/cluster.ts';
 import { parseQuantity } from '../../src/core/quantity.ts';
 import { SEED_NAMESPACE } from '../../src/lab/seed-cluster.ts';
-import { labStatus, MIG, nodewardenOk, SHARED_LAB_TIMING, waitFor } from './lab-harness.ts';
+import { labStatus, MIG, nodewardenOk, SHARED_LAB_TIMING } from './lab-harness.ts';
+import { until } from '../support/until.ts';
 
 /**
  * The seed outage against a real control plane: cut the MIG node's link and
@@ -54,7 +55,7 @@ describe.skipIf(lab.skip !== null)('a real Kubernetes control plane in the lab',
   it('serves Kubernetes v1.32.13 and lists every lab node Ready with a renewing Lease', async () => {
     const version = await get<{ gitVersion: string }>('/version');
     expect(version.gitVersion).toBe('v1.32.13');
-    const all = await waitFor('5 Ready nodes', 30_000, async () => {
+    const all = await until('5 Ready nodes', 30_000, async () => {
       const n = await nodes();
       return n.length === 5 && n.every((x) => ready(x) === 'True') ? n : null;
     });
@@ -71,7 +72,7 @@ describe.skipIf(lab.skip !== null)('a real Kubernetes control plane in the lab',
 
   it('replays the seed: link-down → NotReady → taints → eviction → rescheduled on overcommitted survivors; heal → Ready', async () => {
     await nodewardenOk(lab.dir, ['lab', 'workload', 'seed'], 120_000);
-    await waitFor('all seed pods Running', 60_000, async () => {
+    await until('all seed pods Running', 60_000, async () => {
       const pods = await seedPods();
       return pods.length > 0 && pods.every((p) => p.phase === 'Running') ? pods : null;
     });
@@ -84,23 +85,23 @@ describe.skipIf(lab.skip !== null)('a real Kubernetes control plane in the lab',
     await nodewardenOk(lab.dir, ['lab', 'fault', MIG, 'link-down']);
     const t = (ms: number): string => `${((ms - cutAt) / 1000).toFixed(1)} s`;
 
-    const notReadyAt = await waitFor('Ready=Unknown', 120_000, async () =>
+    const notReadyAt = await until('Ready=Unknown', 120_000, async () =>
       ready((await nodes()).find((n) => n.name === MIG_NODE)) === 'Unknown' ? Date.now() : null,
     );
-    const taintedAt = await waitFor('unreachable NoExecute taint', 60_000, async () =>
+    const taintedAt = await until('unreachable NoExecute taint', 60_000, async () =>
       (await nodes())
         .find((n) => n.name === MIG_NODE)
         ?.taints.some((x) => x.key === 'node.kubernetes.io/unreachable' && x.effect === 'NoExecute')
         ? Date.now()
         : null,
     );
-    const evictedAt = await waitFor('pods on the MIG node evicted', 120_000, async () => {
+    const evictedAt = await until('pods on the MIG node evicted', 120_000, async () => {
       const onMig = (await seedPods()).filter((p) => p.nodeName === MIG_NODE);
       return onMig.length > 0 && onMig.every((p) => p.deletionTimestamp !== null)
         ? Date.now()
         : null;
     });
-    const rescheduled = await waitFor(
+    const rescheduled = await until(
       'feature-pipeline Running again on the survivors',
       120_000,
       async () => {
@@ -152,7 +153,7 @@ describe.skipIf(lab.skip !== null)('a real Kubernetes control plane in the lab',
     expect(migPending.every((p) => p.nodeName === null || p.nodeName === MIG_NODE)).toBe(true);
 
     await nodewardenOk(lab.dir, ['lab', 'heal', MIG]);
-    const readyAgain = await waitFor('the MIG node Ready again', 60_000, async () => {
+    const readyAgain = await until('the MIG node Ready again', 60_000, async () => {
       const n = (await nodes()).find((x) => x.name === MIG_NODE);
       return ready(n) === 'True' &&
         !n?.taints.some((x) => x.key === 'node.kubernetes.io/unreachable')
@@ -162,7 +163,7 @@ describe.skipIf(lab.skip !== null)('a real Kubernetes control plane in the lab',
     process.stderr.write(
       `  heal → Ready, taints gone: ${((readyAgain - rescheduled.at) / 1000).toFixed(1)} s after rescheduling\n`,
     );
-    await waitFor('MIG pods Running on the MIG node again', 60_000, async () => {
+    await until('MIG pods Running on the MIG node again', 60_000, async () => {
       const mig = (await seedPods()).filter(
         (p) => p.labels['app'] === 'mig-inference' && p.deletionTimestamp === null,
       );

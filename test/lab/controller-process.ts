@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { until } from '../support/until.ts';
 import { inHub } from './lab-cli.ts';
 
 /**
@@ -55,21 +56,6 @@ export async function stopController(c: Controller): Promise<void> {
   c.child.kill('SIGTERM');
   await Promise.race([c.exited, new Promise((r) => setTimeout(r, 5_000))]);
   c.child.kill('SIGKILL');
-}
-
-/** Polls `check` every 250 ms until it returns non-null; throws naming `what` after `timeoutMs`. */
-export async function until<T>(
-  what: string,
-  timeoutMs: number,
-  check: () => Promise<T | null> | T | null,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== null) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s: ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 /** Waits until `c` leads; throws with the end of its log when it exits first. */

@@ -12,10 +12,10 @@ import {
   opened,
   startController as start,
   stopController,
-  until,
   type Controller,
 } from './controller-process.ts';
 import { inHub, labStatus, MIG, nodewardenOk } from './lab-harness.ts';
+import { until } from '../support/until.ts';
 
 /**
  * `nodewarden controller` against the lab's real control plane, run the way

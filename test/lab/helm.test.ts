@@ -11,6 +11,7 @@ import { defaultCacheDir, K8S_VERSION } from '../../src/lab/k8s-build.ts';
 import { openStore } from '../../src/store/open.ts';
 import { container, expandArgs, find, renderChart, type K8sObject } from '../support/helm.ts';
 import { inHub, labStatus, MIG, nodewardenOk } from './lab-harness.ts';
+import { until } from '../support/until.ts';
 
 /**
  * The chart against the lab's real API server: its ServiceAccounts and RBAC
@@ -46,16 +47,6 @@ async function kOk(args: readonly string[], input?: string): Promise<string> {
   const r = await k(args, input);
   if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr.trim()}`);
   return r.stdout;
-}
-
-async function until<T>(what: string, timeoutMs: number, check: () => T | null): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== null) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s: ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 describe.skipIf(lab.skip !== null)('the Helm chart on the lab control plane', () => {

@@ -23,12 +23,8 @@ import { kubeRequest } from '../../src/kube/http.ts';
 import { readState, vmOf, type LabNodeState } from '../../src/lab/state.ts';
 import type { LabStatus } from '../../src/lab/lab.ts';
 import { openStore } from '../../src/store/open.ts';
-import {
-  startController,
-  stopController,
-  until as untilController,
-  type Controller,
-} from './controller-process.ts';
+import { startController, stopController, type Controller } from './controller-process.ts';
+import { until } from '../support/until.ts';
 
 /**
  * The OpenStack adapter against real Keystone, Nova and Neutron: the lab
@@ -88,22 +84,15 @@ async function cloudFor(config: OpenStackConfig, lines: Line[] = []): Promise<Op
 const member = (lines?: Line[]) => cloudFor(openStackConfigFromEnv(memberEnv), lines);
 const admin = (lines?: Line[]) => cloudFor(openStackConfigFromEnv(adminEnv), lines);
 
-async function until<T>(
+/** OpenStack's state changes take seconds: poll every 500 ms, for 60 s unless told. */
+const untilCloud = <T>(
   what: string,
   check: () => Promise<T | null>,
   timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not reached in ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
+): Promise<T> => until(what, timeoutMs, check, 500);
 
 async function settled(cloud: OpenStackCloud, id: string, status: string): Promise<CloudInstance> {
-  return until(`server ${id} ${status} with no task`, async () => {
+  return untilCloud(`server ${id} ${status} with no task`, async () => {
     const server = await cloud.instance(`openstack:///${id}`);
     return server?.status === status && server.taskState === null ? server : null;
   });
@@ -432,12 +421,12 @@ describe.skipIf(lab.skip !== null)('the OpenStack adapter against the lab OpenSt
     if (port === undefined) throw new Error('server c has no interface');
     const before = await cloud.ports(servers.c);
     await cloud.detachInterface(servers.c, port);
-    await until('interface detached', async () =>
+    await untilCloud('interface detached', async () =>
       (await cloud.interfaces(servers.c)).length === 0 ? true : null,
     );
     // Found against the real services: a port Nova created at boot (networks: [{uuid}])
     // is deleted on detach, not kept unbound — it cannot be attached again.
-    await until('port deleted', async () =>
+    await untilCloud('port deleted', async () =>
       (await cloud.ports(servers.c)).length === 0 ? true : null,
     );
     const gone = await rest('GET', `${NEUTRON}/ports/${port}`, { token: memberToken, ok: [404] });
@@ -456,7 +445,7 @@ describe.skipIf(lab.skip !== null)('the OpenStack adapter against the lab OpenSt
       'port',
     );
     await cloud.attachInterface(servers.c, fresh);
-    await until('interface attached', async () =>
+    await untilCloud('interface attached', async () =>
       (await cloud.interfaces(servers.c)).includes(fresh) ? true : null,
     );
     const ports = await (await admin()).ports(servers.c);
@@ -619,13 +608,13 @@ describe.skipIf(lab.skip !== null)('the OpenStack adapter against the lab OpenSt
       const node = await labNode(BYSTANDER);
       const id = node.novaServer?.serverId ?? '';
       await cloud.powerAction(id, 'stop');
-      await until('the lab node powered off by the hypervisor', async () =>
+      await untilCloud('the lab node powered off by the hypervisor', async () =>
         (await vmNow(node.name)).power === 'shutoff' ? true : null,
       );
       expect((await labNode(node.name)).kubelet.pid).toBeNull();
       await settled(cloud, id, 'SHUTOFF');
       await cloud.powerAction(id, 'start');
-      await until('the lab node booted', async () => {
+      await untilCloud('the lab node booted', async () => {
         const vm = await vmNow(node.name);
         return vm.power === 'running' && vm.task === null ? true : null;
       });
@@ -643,13 +632,13 @@ describe.skipIf(lab.skip !== null)('the OpenStack adapter against the lab OpenSt
       const server = (await labNode('pkmt5')).novaServer;
       if (server === undefined) throw new Error('pkmt5 has no Nova server');
       await cloud.detachInterface(server.serverId, server.portId);
-      await until('interface detached', async () =>
+      await untilCloud('interface detached', async () =>
         (await cloud.interfaces(server.serverId)).length === 0 ? true : null,
       );
       const kept = await rest('GET', `${NEUTRON}/ports/${server.portId}`, { token: memberToken });
       expect((kept.body['port'] as { device_id?: string }).device_id).toBe('');
       await cloud.attachInterface(server.serverId, server.portId);
-      await until('the same port attached again', async () =>
+      await untilCloud('the same port attached again', async () =>
         (await cloud.interfaces(server.serverId)).includes(server.portId) ? true : null,
       );
       const actions = await cloud.instanceActions(server.serverId);
@@ -692,7 +681,7 @@ describe.skipIf(lab.skip !== null)('the OpenStack adapter against the lab OpenSt
         ],
       });
       controller = c;
-      await untilController('leader', 60_000, () => {
+      await until('leader', 60_000, () => {
         if (c.logs().includes('became leader')) return true;
         if (c.child.exitCode !== null)
           throw new Error(`the controller exited:\n${c.logs().slice(-4000)}`);
@@ -706,7 +695,7 @@ describe.skipIf(lab.skip !== null)('the OpenStack adapter against the lab OpenSt
       await labOk(['fault', mig, 'kernel-panic']);
       const store = await openStore(db);
       try {
-        const incident = await untilController(
+        const incident = await until(
           'the incident resolved and the remediation succeeded',
           300_000,
           async () => {

@@ -17,11 +17,11 @@ import {
   logLines,
   startController,
   stopController,
-  until,
   untilLeader,
   type Controller,
 } from './controller-process.ts';
 import { inHub, labStatus, nodewarden, nodewardenOk, SHARED_LAB_TIMING } from './lab-harness.ts';
+import { until } from '../support/until.ts';
 
 /**
  * Issue #7's remediation end to end on the shared lab: a controller in the

@@ -11,10 +11,10 @@ import {
   logLines as controllerLogLines,
   startController,
   stopController,
-  until,
   type Controller,
 } from './controller-process.ts';
 import { labStatus, nodewarden, nodewardenOk } from './lab-harness.ts';
+import { until } from '../support/until.ts';
 
 /**
  * Issue #6's lab scenario suite: each fault, injected into the shared lab,

@@ -10,8 +10,9 @@ import type { GpuStatus } from '../../src/lab/lab-gpu.ts';
 import { JOB_LABEL } from '../../src/stability/job.ts';
 import { listStabilityTests } from '../../src/stability/stored.ts';
 import { openStore } from '../../src/store/open.ts';
-import { logLines, startController, stopController, until } from './controller-process.ts';
-import { inHub, labStatus, MIG, nodewardenOk, waitFor } from './lab-harness.ts';
+import { logLines, startController, stopController } from './controller-process.ts';
+import { inHub, labStatus, MIG, nodewardenOk } from './lab-harness.ts';
+import { until } from '../support/until.ts';
 
 /**
  * `nodewarden stability-test` against the shared lab, run the way the docs
@@ -127,7 +128,7 @@ async function gpuPercent(): Promise<number> {
 }
 
 async function migReady(): Promise<void> {
-  await waitFor('the MIG node Ready and untainted', 90_000, async () => {
+  await until('the MIG node Ready and untainted', 90_000, async () => {
     const node = await kubeRequest<{
       spec: { taints?: { key: string }[]; unschedulable?: boolean };
       status: { conditions: { type: string; status: string }[] };
@@ -187,7 +188,7 @@ describe.skipIf(lab.skip !== null)(
       expect(r.steps.at(-1)?.gpuMaxPercent ?? 0).toBeGreaterThan(30);
       expect(r.steps.every((s) => s.problems.length === 0)).toBe(true);
       expect(await leftovers()).toEqual([]);
-      await waitFor('the simulated GPU back at 0 %', 15_000, async () =>
+      await until('the simulated GPU back at 0 %', 15_000, async () =>
         (await gpuPercent()) === 0 ? true : null,
       );
     }, 120_000);
@@ -229,10 +230,10 @@ describe.skipIf(lab.skip !== null)(
         out,
       );
       // Cancel once the load is really on: the Job's pod is there and the GPU is rising.
-      await waitFor('the Job created', 30_000, () =>
+      await until('the Job created', 30_000, () =>
         Promise.resolve(t.stdout().includes('created on') ? true : null),
       );
-      await waitFor('the simulated GPU above 0 %', 30_000, async () =>
+      await until('the simulated GPU above 0 %', 30_000, async () =>
         (await gpuPercent()) > 0 ? true : null,
       );
       expect((await leftovers()).some((x) => x.startsWith('pod/'))).toBe(true);
@@ -246,7 +247,7 @@ describe.skipIf(lab.skip !== null)(
       expect(run.code).toBe(1);
       // Foreground deletion: when the command has returned, the pod is gone too.
       expect(await leftovers()).toEqual([]);
-      await waitFor('the simulated GPU back at 0 %', 15_000, async () =>
+      await until('the simulated GPU back at 0 %', 15_000, async () =>
         (await gpuPercent()) === 0 ? true : null,
       );
     }, 120_000);

@@ -30,6 +30,7 @@ import { agentApiRoutes } from '../../src/server/agent-api.ts';
 import { startOpsServer } from '../../src/server/ops-server.ts';
 import type { NodeSnapshot } from '../../src/core/cluster.ts';
 import { readyNode as node } from '../support/nodes.ts';
+import { until } from '../support/until.ts';
 
 const TOKEN = 'shared-lab-token-0123456789abcdef';
 
@@ -132,13 +133,9 @@ function makeAgent(
   return { agent: a, quick, full, metrics };
 }
 
-async function waitFor(what: string, check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** The agent's timers run on a 50 ms scale: poll every 20 ms, for 5 s unless told. */
+const waitFor = (what: string, check: () => boolean, timeoutMs = 5_000): Promise<true> =>
+  until(what, timeoutMs, check, 20);
 
 async function series(registry: Registry, prefix: string): Promise<number> {
   const metrics = await registry.getMetricsAsJSON();

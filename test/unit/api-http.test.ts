@@ -21,6 +21,7 @@ import type {
   RemediationsView,
   StatusView,
 } from '../../src/server/api/types.ts';
+import { until } from '../support/until.ts';
 
 const READ = 'read-token-0123456789abcdef';
 const ADMIN = 'admin-token-0123456789abcdef';
@@ -46,16 +47,6 @@ async function get<T>(path: string, token: string | null = ADMIN): Promise<T> {
   const res = await call(path, { token });
   expect(res.status, `${path}: ${res.status}`).toBe(200);
   return (await res.json()) as T;
-}
-
-/** Polls `check` every 50 ms, at most `tries` times. */
-async function until<T>(what: string, check: () => Promise<T | null>, tries = 400): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const value = await check();
-    if (value !== null) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 const awaiting = async () => {
@@ -98,7 +89,7 @@ beforeAll(async () => {
   base = await listening;
   expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
   // The MIG node is cut, the incident diagnosed, and the ladder waits for a person.
-  await until('a step awaiting approval', awaiting);
+  await until('a step awaiting approval', 20_000, awaiting, 50);
 }, 60_000);
 
 afterAll(async () => {
@@ -443,6 +434,7 @@ describe('HTTP API: live events and the approve flow', () => {
     // Approve what comes next (the soft reboot) until the ladder has nothing left to ask.
     const resolved = await until(
       'the incident to resolve',
+      30_000,
       async () => {
         const next = await awaiting();
         if (next !== null)
@@ -452,7 +444,7 @@ describe('HTTP API: live events and the approve flow', () => {
         const { incidents } = await get<IncidentsView>('/api/v1/incidents');
         return incidents[0]?.status === 'resolved' ? incidents[0] : null;
       },
-      600,
+      50,
     );
     expect(resolved.mttrSeconds).toBeLessThan(10 * 60);
     const view = await get<RemediationsView>('/api/v1/remediations');
