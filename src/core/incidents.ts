@@ -137,7 +137,8 @@ export function decideIncidents(
       }
     }
     if (incident !== undefined) {
-      work.append(incident.id, lifecycleEntries(work.get(incident.id) ?? incident, state));
+      const current = work.get(incident.id) ?? incident;
+      work.append(current.id, lifecycleEntries(current, state, work.index(current.id)));
       if (state.health === 'Healthy') {
         const stableAt = (state.healthySince ?? now) + config.stablePeriodMs;
         if (state.healthySince !== null && now >= stableAt) {
@@ -159,10 +160,11 @@ export function decideIncidents(
 
   // Kubernetes' own observations, for every node of every open incident.
   for (const incident of work.openIncidents()) {
-    for (const node of incident.nodes) {
-      work.append(incident.id, kubernetesEntries(incident, node, facts));
-    }
-    work.append(incident.id, podEntries(incident, facts, now));
+    const index = work.index(incident.id);
+    work.append(incident.id, [
+      ...incident.nodes.flatMap((node) => kubernetesEntries(node, facts, index)),
+      ...podEntries(incident, facts, now, index),
+    ]);
   }
 
   return { commands: work.commands, nextCheckAt };
@@ -233,11 +235,15 @@ function decidePartition(
       })),
     );
   }
+  // One append for every member: a 5,000-node partition is one command, not 5,000.
   const current = work.get(incident.id) ?? incident;
+  const index = work.index(current.id);
+  const entries: TimelineEntry[] = [];
   for (const node of current.nodes) {
     const state = detection.nodes.get(node);
-    if (state !== undefined) work.append(incident.id, lifecycleEntries(current, state));
+    if (state !== undefined) entries.push(...lifecycleEntries(current, state, index));
   }
+  work.append(current.id, entries);
 }
 
 function openNodeIncident(
@@ -262,7 +268,7 @@ function openNodeIncident(
   };
   const timeline: TimelineEntry[] = [];
   if (heartbeat !== null) timeline.push(heartbeatEntry(state.node, heartbeat));
-  timeline.push(...lifecycleEntries(skeleton, state));
+  timeline.push(...lifecycleEntries(skeleton, state, new TimelineIndex(timeline)));
   timeline.push({
     at: iso(now),
     kind: 'incident-opened',
@@ -306,9 +312,13 @@ function openPartitionIncident(
     timeline: [],
     affectedPods: partition.nodes.flatMap((n) => affectedPods(facts, n)),
   };
+  const index = new TimelineIndex(timeline);
   for (const node of partition.nodes) {
     const state = detection.nodes.get(node);
-    if (state !== undefined) timeline.push(...lifecycleEntries({ ...skeleton, timeline }, state));
+    if (state === undefined) continue;
+    const entries = lifecycleEntries({ ...skeleton, timeline }, state, index);
+    for (const entry of entries) index.add(entry);
+    timeline.push(...entries);
   }
   timeline.push({
     at: iso(now),
@@ -321,12 +331,15 @@ function openPartitionIncident(
 }
 
 /** suspect / down / flap / recovering entries the node's state implies and the timeline lacks. */
-function lifecycleEntries(incident: Incident, state: NodeDetectionState): TimelineEntry[] {
+function lifecycleEntries(
+  incident: Incident,
+  state: NodeDetectionState,
+  index: TimelineIndex,
+): TimelineEntry[] {
   const entries: TimelineEntry[] = [];
   const node = state.node;
   const has = (kind: TimelineEntry['kind'], at: number): boolean =>
-    incident.timeline.some((e) => e.kind === kind && e.node === node && e.at === iso(at)) ||
-    entries.some((e) => e.kind === kind && e.at === iso(at));
+    index.has(kind, node, iso(at)) || entries.some((e) => e.kind === kind && e.at === iso(at));
   if (state.health === 'Healthy') return entries;
   if (state.suspectAt !== null && !has('suspect', state.suspectAt)) {
     entries.push({
@@ -382,18 +395,16 @@ function lifecycleEntries(incident: Incident, state: NodeDetectionState): Timeli
 }
 
 /** Ready transitions and Kubernetes' own taints on `node`, once each. */
-function kubernetesEntries(incident: Incident, node: string, facts: ClusterFacts): TimelineEntry[] {
+function kubernetesEntries(
+  node: string,
+  facts: ClusterFacts,
+  index: TimelineIndex,
+): TimelineEntry[] {
   const snapshot = facts.node(node);
   if (snapshot === undefined) return [];
   const entries: TimelineEntry[] = [];
   const has = (kind: TimelineEntry['kind'], at: string, message?: string): boolean =>
-    incident.timeline.some(
-      (e) =>
-        e.kind === kind &&
-        e.node === node &&
-        e.at === at &&
-        (message === undefined || e.message === message),
-    );
+    index.has(kind, node, at, message);
   const ready = snapshot.conditions.find((c) => c.type === 'Ready');
   const changedAt =
     ready?.lastTransitionTime === undefined ? null : normalise(ready.lastTransitionTime);
@@ -409,9 +420,8 @@ function kubernetesEntries(incident: Incident, node: string, facts: ClusterFacts
         message: `Kubernetes: ${node} Ready=${ready.status}${why === '' ? '' : ` (${why})`}`,
       });
     }
-    const wentNotReady = incident.timeline.some(
-      (e) => e.kind === 'k8s-not-ready' && e.node === node && e.at < changedAt,
-    );
+    const firstNotReady = index.firstNotReady(node);
+    const wentNotReady = firstNotReady !== undefined && firstNotReady < changedAt;
     if (ready.status === 'True' && wentNotReady && !has('ready-again', changedAt)) {
       entries.push({
         at: changedAt,
@@ -432,18 +442,20 @@ function kubernetesEntries(incident: Incident, node: string, facts: ClusterFacts
 }
 
 /** Affected pods that Kubernetes marked for deletion, or that are gone from their node. */
-function podEntries(incident: Incident, facts: ClusterFacts, now: number): TimelineEntry[] {
+function podEntries(
+  incident: Incident,
+  facts: ClusterFacts,
+  now: number,
+  index: TimelineIndex,
+): TimelineEntry[] {
   const where = new Map<string, { pod: PodSnapshot; node: string }>();
   for (const node of incident.nodes) {
     for (const pod of facts.podsOnNode(node)) where.set(podKey(pod), { pod, node });
   }
-  const recorded = new Set(
-    incident.timeline.filter((e) => e.kind === 'pod-evicted').map((e) => e.message.split(' ')[0]),
-  );
   const entries: TimelineEntry[] = [];
   for (const affected of incident.affectedPods) {
     const key = podKey(affected);
-    if (recorded.has(key)) continue;
+    if (index.evicted(key)) continue;
     const found = where.get(key);
     if (found === undefined) {
       entries.push({
@@ -530,8 +542,84 @@ function normalise(time: string): string | null {
 function sortEntries(entries: readonly TimelineEntry[]): TimelineEntry[] {
   return entries
     .map((entry, i) => ({ entry, i }))
-    .sort((a, b) => a.entry.at.localeCompare(b.entry.at) || a.i - b.i)
+    .sort((a, b) => compareAt(a.entry.at, b.entry.at) || a.i - b.i)
     .map(({ entry }) => entry);
+}
+
+/** ISO-8601 UTC times of one form compare as strings (code-unit order). */
+function compareAt(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * `timeline` (in time order) with `added` put where they belong: the same
+ * result as sortEntries over both, in one pass over the timeline, so a
+ * partition incident's 10,000-entry timeline is not re-sorted on every append.
+ */
+function withEntries(
+  timeline: readonly TimelineEntry[],
+  added: readonly TimelineEntry[],
+): TimelineEntry[] {
+  const sorted = sortEntries(added);
+  const out: TimelineEntry[] = [];
+  let i = 0;
+  for (const entry of sorted) {
+    while (i < timeline.length && compareAt((timeline[i] as TimelineEntry).at, entry.at) <= 0) {
+      out.push(timeline[i] as TimelineEntry);
+      i++;
+    }
+    out.push(entry);
+  }
+  for (; i < timeline.length; i++) out.push(timeline[i] as TimelineEntry);
+  return out;
+}
+
+/**
+ * What one incident's timeline holds, for the questions decisions ask of it
+ * on every evaluation (is this entry there? when did the node first go
+ * NotReady? is this pod's eviction recorded?) in constant time instead of a
+ * scan per node.
+ */
+class TimelineIndex {
+  private readonly keys = new Set<string>();
+  private readonly notReady = new Map<string, string>();
+  private readonly evictedPods = new Set<string>();
+
+  constructor(entries: readonly TimelineEntry[]) {
+    for (const entry of entries) this.add(entry);
+  }
+
+  add(entry: TimelineEntry): void {
+    const node = entry.node ?? '';
+    this.keys.add(key(entry.kind, node, entry.at));
+    this.keys.add(key(entry.kind, node, entry.at, entry.message));
+    if (entry.kind === 'k8s-not-ready') {
+      const first = this.notReady.get(node);
+      if (first === undefined || entry.at < first) this.notReady.set(node, entry.at);
+    }
+    if (entry.kind === 'pod-evicted') this.evictedPods.add(entry.message.split(' ')[0] ?? '');
+  }
+
+  /** An entry of this kind, node and time (and message, when given) is recorded. */
+  has(kind: TimelineEntry['kind'], node: string, at: string, message?: string): boolean {
+    return this.keys.has(key(kind, node, at, message));
+  }
+
+  /** The earliest `k8s-not-ready` time recorded for the node. */
+  firstNotReady(node: string): string | undefined {
+    return this.notReady.get(node);
+  }
+
+  /** A `pod-evicted` entry names this pod (`namespace/name`). */
+  evicted(pod: string): boolean {
+    return this.evictedPods.has(pod);
+  }
+}
+
+function key(kind: string, node: string, at: string, message?: string): string {
+  return message === undefined
+    ? `${kind}\u0000${node}\u0000${at}`
+    : `${kind}\u0000${node}\u0000${at}\u0000${message}`;
 }
 
 /**
@@ -553,58 +641,67 @@ export function applyIncidentCommands(
   commands: readonly IncidentCommand[],
 ): Incident[] {
   const byId = new Map(incidents.map((i) => [i.id, i]));
-  for (const command of commands) {
-    if (command.kind === 'open') {
-      if (byId.has(command.incident.id)) {
-        throw new NodeWardenError('CONFLICT', `incident ${command.incident.id} already exists`, {
-          hint: 'decide again from the stored incidents; ids come from the clock and the node',
-        });
-      }
-      byId.set(command.incident.id, command.incident);
-      continue;
-    }
-    const current = byId.get(command.id);
-    if (current === undefined) {
-      throw badInput(
-        `incident ${command.id} does not exist (${command.kind})`,
-        'apply commands to the incidents they were decided from',
-      );
-    }
-    switch (command.kind) {
-      case 'append':
-        byId.set(command.id, {
-          ...current,
-          timeline: sortEntries([...current.timeline, ...command.entries]),
-        });
-        break;
-      case 'update':
-        byId.set(command.id, { ...current, ...command.patch });
-        break;
-      case 'resolve':
-        byId.set(command.id, {
-          ...current,
-          status: 'resolved',
-          resolvedAt: command.resolvedAt,
-          timeline: sortEntries([...current.timeline, command.entry]),
-        });
-        break;
-    }
-  }
+  for (const command of commands) applyCommand(byId, command);
   return [...byId.values()];
+}
+
+/** Applies one command to the incidents by id; returns the incident it produced. */
+function applyCommand(byId: Map<string, Incident>, command: IncidentCommand): Incident {
+  if (command.kind === 'open') {
+    if (byId.has(command.incident.id)) {
+      throw new NodeWardenError('CONFLICT', `incident ${command.incident.id} already exists`, {
+        hint: 'decide again from the stored incidents; ids come from the clock and the node',
+      });
+    }
+    byId.set(command.incident.id, command.incident);
+    return command.incident;
+  }
+  const current = byId.get(command.id);
+  if (current === undefined) {
+    throw badInput(
+      `incident ${command.id} does not exist (${command.kind})`,
+      'apply commands to the incidents they were decided from',
+    );
+  }
+  let next: Incident;
+  switch (command.kind) {
+    case 'append':
+      next = { ...current, timeline: withEntries(current.timeline, command.entries) };
+      break;
+    case 'update':
+      next = { ...current, ...command.patch };
+      break;
+    case 'resolve':
+      next = {
+        ...current,
+        status: 'resolved',
+        resolvedAt: command.resolvedAt,
+        timeline: withEntries(current.timeline, [command.entry]),
+      };
+      break;
+  }
+  byId.set(command.id, next);
+  return next;
 }
 
 /** The incidents as the decision proceeds, so later rules see earlier commands. */
 class Workspace {
   readonly commands: IncidentCommand[] = [];
-  private incidents: Incident[];
+  private readonly byId: Map<string, Incident>;
+  /** Built on first use per incident, kept current as entries are appended. */
+  private readonly indexes = new Map<string, TimelineIndex>();
 
   constructor(incidents: readonly Incident[]) {
-    this.incidents = [...incidents];
+    this.byId = new Map(incidents.map((i) => [i.id, i]));
   }
 
   emit(command: IncidentCommand): void {
     this.commands.push(command);
-    this.incidents = applyIncidentCommands(this.incidents, [command]);
+    const incident = applyCommand(this.byId, command);
+    const index = this.indexes.get(incident.id);
+    if (index === undefined) return;
+    if (command.kind === 'append') for (const entry of command.entries) index.add(entry);
+    if (command.kind === 'resolve') index.add(command.entry);
   }
 
   append(id: string, entries: readonly TimelineEntry[]): void {
@@ -612,7 +709,20 @@ class Workspace {
   }
 
   get(id: string): Incident | undefined {
-    return this.incidents.find((i) => i.id === id);
+    return this.byId.get(id);
+  }
+
+  index(id: string): TimelineIndex {
+    let index = this.indexes.get(id);
+    if (index === undefined) {
+      index = new TimelineIndex(this.byId.get(id)?.timeline ?? []);
+      this.indexes.set(id, index);
+    }
+    return index;
+  }
+
+  private get incidents(): Incident[] {
+    return [...this.byId.values()];
   }
 
   openIncidents(): Incident[] {
