@@ -10,6 +10,8 @@ import {
   readState,
   removeLabFiles,
   requireState,
+  takeoverClaim,
+  takeOverStaleLock,
   withLabLock,
   writeState,
   type LabState,
@@ -99,7 +101,10 @@ describe('withLabLock', () => {
         order.push(`${name}:end`);
       });
     await Promise.all([task('a'), task('b')]);
-    expect(order).toEqual(['a:start', 'a:end', 'b:start', 'b:end']);
+    // Either may go first; neither starts before the other ended.
+    const first = order[0]?.startsWith('a') ? 'a' : 'b';
+    const second = first === 'a' ? 'b' : 'a';
+    expect(order).toEqual([`${first}:start`, `${first}:end`, `${second}:start`, `${second}:end`]);
   });
 
   it('takes over a lock whose holder died, and names a live holder', async () => {
@@ -109,6 +114,49 @@ describe('withLabLock', () => {
     const error = await withLabLock(dir, () => Promise.resolve('x'), 200).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NodeWardenError);
     expect((error as NodeWardenError).message).toContain(`pid ${process.pid}`);
+  });
+
+  it('takes a stale lock over atomically: of two that saw it dead, exactly one wins', async () => {
+    const path = labPaths(dir).lock;
+    const stale = '999999999 0123456789abcdef\n';
+    await writeFile(path, stale);
+    // Both inspected the stale lock; the first replaces it, the late one must
+    // not replace the winner's lock (rm-then-create would, and both would hold it).
+    expect(await takeOverStaleLock(path, stale, 'first\n')).toBe(true);
+    expect(await takeOverStaleLock(path, stale, 'late\n')).toBe(false);
+    expect(await readFile(path, 'utf8')).toBe('first\n');
+    // Racing for real: eight at once, one winner, its lock in place, no files left over.
+    await writeFile(path, stale);
+    const won = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => takeOverStaleLock(path, stale, `racer-${i}\n`)),
+    );
+    expect(won.filter(Boolean)).toHaveLength(1);
+    expect(await readFile(path, 'utf8')).toBe(`racer-${won.indexOf(true)}\n`);
+    expect(await readdir(dir)).toEqual(['lock']);
+  });
+
+  it("names both files when a takeover of a dead holder's lock never finished", async () => {
+    const path = labPaths(dir).lock;
+    const stale = '999999999\n';
+    await writeFile(path, stale);
+    // A claimant that died between claiming and replacing left its claim.
+    await writeFile(takeoverClaim(path, stale), stale);
+    const error = await withLabLock(dir, () => Promise.resolve('x'), 200).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringContaining('pid 999999999, which is gone') as string,
+      hint: expect.stringContaining(takeoverClaim(path, stale)) as string,
+    });
+    expect(await readFile(path, 'utf8')).toBe(stale);
+  });
+
+  it('releases only its own lock and leaves no temporary files', async () => {
+    await withLabLock(dir, async () => {
+      const held = await readFile(labPaths(dir).lock, 'utf8');
+      expect(held).toMatch(new RegExp(`^${process.pid} [0-9a-f]{16}\\n$`));
+      expect(await readdir(dir)).toEqual(['lock']);
+    });
+    expect(await readdir(dir)).toEqual([]);
   });
 });
 

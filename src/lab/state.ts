@@ -1,5 +1,6 @@
 import type { ControlPlaneState } from './control-plane.ts';
-import { open, mkdir, readFile, rename, rm, rmdir, writeFile, readdir } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { link, open, mkdir, readFile, rename, rm, rmdir, readdir } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { NodeWardenError, describeError } from '../core/errors.ts';
 import type { ActiveFault } from './faults.ts';
@@ -226,10 +227,103 @@ function pidIsRunning(pid: number): boolean {
   }
 }
 
+/** The lab lock's contents for this acquisition: the pid, then a token no other acquisition has. */
+function lockContent(): string {
+  return `${process.pid} ${randomBytes(8).toString('hex')}\n`;
+}
+
+/** The holder's pid as a lock file names it (older builds wrote the pid alone); NaN when unreadable. */
+function lockHolder(content: string): number {
+  return Number(content.trim().split(/\s+/)[0]);
+}
+
+const isErrno = (error: unknown, code: string): boolean =>
+  (error as NodeJS.ErrnoException | null)?.code === code;
+
+/** Writes `content` to a fresh temporary file beside `path`, synced, and returns its name. */
+async function lockCandidate(path: string, content: string): Promise<string> {
+  const temporary = `${path}.${process.pid}.${randomBytes(8).toString('hex')}.tmp`;
+  const file = await open(temporary, 'wx', 0o644);
+  try {
+    await file.writeFile(content, 'utf8');
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  return temporary;
+}
+
+/**
+ * Creates the lock at `path` holding `content` if there is none. The file
+ * appears with its contents already written (a hard link of a complete
+ * temporary file), so a reader never sees an empty lock and takes it for a
+ * dead one.
+ */
+async function placeLock(path: string, content: string): Promise<boolean> {
+  const temporary = await lockCandidate(path, content);
+  try {
+    await link(temporary, path);
+    return true;
+  } catch (error) {
+    if (isErrno(error, 'EEXIST')) return false;
+    throw error;
+  } finally {
+    await rm(temporary, { force: true });
+  }
+}
+
+/** The name under which a takeover of the lock that said `stale` is claimed. */
+export function takeoverClaim(path: string, stale: string): string {
+  return `${path}.takeover-${createHash('sha256').update(stale).digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * Replaces the lock at `path` with one holding `content`, if and only if it
+ * is still the lock that said `stale` (whose holder the caller saw dead).
+ * Atomic against other takeovers: exactly one of any number of callers that
+ * inspected the same stale lock wins, and none ever replaces a newer lock.
+ *
+ * How: the stale file is hard-linked to a claim name derived from what it
+ * said — link fails for everyone but the first — and the claim is checked to
+ * still say `stale` (the lock may have been replaced between the read and the
+ * link; the token in every lock makes that check exact). Only the claimant
+ * renames its new lock over the stale one, then drops the claim. A claimant
+ * that dies between link and rename leaves the claim: the stale lock then
+ * stays until someone removes both files (withLabLock's CONFLICT names them).
+ */
+export async function takeOverStaleLock(
+  path: string,
+  stale: string,
+  content: string,
+): Promise<boolean> {
+  const claim = takeoverClaim(path, stale);
+  try {
+    await link(path, claim);
+  } catch (error) {
+    // EEXIST: another process is taking this lock over; ENOENT: it was released.
+    if (isErrno(error, 'EEXIST') || isErrno(error, 'ENOENT')) return false;
+    throw error;
+  }
+  try {
+    if ((await readFile(claim, 'utf8')) !== stale) return false;
+    const temporary = await lockCandidate(path, content);
+    try {
+      await rename(temporary, path);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
+    }
+    return true;
+  } finally {
+    await rm(claim, { force: true });
+  }
+}
+
 /**
  * Runs `fn` holding the lab lock, so two lab commands never read-modify-write
- * the state at once. A lock left by a process that died is taken over; a live
- * holder is waited for up to `waitMs`, then CONFLICT names its pid.
+ * the state at once. A lock left by a process that died is taken over
+ * atomically (takeOverStaleLock); a live holder is waited for up to `waitMs`,
+ * then CONFLICT names its pid.
  */
 export async function withLabLock<T>(
   dir: string,
@@ -238,30 +332,39 @@ export async function withLabLock<T>(
 ): Promise<T> {
   const path = labPaths(dir).lock;
   await mkdir(dir, { recursive: true, mode: 0o755 });
+  const mine = lockContent();
   const deadline = Date.now() + waitMs;
   for (;;) {
-    try {
-      await writeFile(path, `${process.pid}\n`, { flag: 'wx', mode: 0o644 });
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-      if (!Number.isInteger(holder) || holder <= 0 || !pidIsRunning(holder)) {
-        await rm(path, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) {
-        throw new NodeWardenError('CONFLICT', `another lab command (pid ${holder}) holds ${path}`, {
-          hint: 'wait for it to finish; lab commands run one at a time',
-        });
-      }
-      await new Promise((r) => setTimeout(r, 100));
+    if (await placeLock(path, mine)) break;
+    const seen = await readFile(path, 'utf8').catch((error: unknown) => {
+      if (isErrno(error, 'ENOENT')) return null;
+      throw error;
+    });
+    if (seen === null) continue; // released between our link and our read
+    const holder = lockHolder(seen);
+    const dead = !Number.isInteger(holder) || holder <= 0 || !pidIsRunning(holder);
+    if (dead && (await takeOverStaleLock(path, seen, mine))) break;
+    if (Date.now() > deadline) {
+      throw dead
+        ? new NodeWardenError(
+            'CONFLICT',
+            `the lab lock ${path} was left by pid ${holder}, which is gone, and another command's takeover of it did not finish`,
+            {
+              hint: `if no lab command is running, remove ${path} and ${takeoverClaim(path, seen)}`,
+            },
+          )
+        : new NodeWardenError('CONFLICT', `another lab command (pid ${holder}) holds ${path}`, {
+            hint: 'wait for it to finish; lab commands run one at a time',
+          });
     }
+    await new Promise((r) => setTimeout(r, dead ? 10 : 100));
   }
   try {
     return await fn();
   } finally {
-    await rm(path, { force: true });
+    // Ours unless lab down removed the directory with it (removeLabFiles).
+    const now = await readFile(path, 'utf8').catch(() => null);
+    if (now === mine) await rm(path, { force: true });
   }
 }
 
