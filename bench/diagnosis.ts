@@ -21,10 +21,11 @@ import { join } from 'node:path';
 import type { LabStatus } from '../src/lab/lab.ts';
 import { openStore } from '../src/store/open.ts';
 import {
+  type Controller,
   logLines,
+  logTail,
   startController,
   stopController,
-  type Controller,
 } from '../test/lab/controller-process.ts';
 import {
   labNamespaces,
@@ -267,8 +268,7 @@ async function main(): Promise<number> {
     });
     controller = c;
     await until('the controller leading', 60_000, () => {
-      if (c.child.exitCode !== null)
-        throw new Error(`the controller exited:\n${c.logs().slice(-2000)}`);
+      if (c.child.exitCode !== null) throw new Error(`the controller exited:\n${logTail(c, 2000)}`);
       return c.logs().includes('became leader') ? true : null;
     });
     say(`controller leading; GPU history: ${JSON.stringify(logLines(c, 'gpu history')[0] ?? {})}`);

@@ -62,10 +62,14 @@ export async function stopController(c: Controller): Promise<void> {
 export async function untilLeader(c: Controller, timeoutMs = 60_000): Promise<void> {
   await until(`${c.identity} leads`, timeoutMs, () => {
     if (c.child.exitCode !== null)
-      throw new Error(`the controller exited (${c.child.exitCode}):\n${c.logs().slice(-3000)}`);
+      throw new Error(`the controller exited (${c.child.exitCode}):\n${logTail(c)}`);
     return c.logs().includes('became leader') ? true : null;
   });
 }
+
+/** The end of `c`'s log, for an error message; '' when there is no controller. */
+export const logTail = (c: Controller | null, chars = 4000): string =>
+  c?.logs().slice(-chars) ?? '';
 
 export const opened = (c: Controller): boolean => c.logs().includes('"msg":"incident opened"');
 

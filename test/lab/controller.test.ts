@@ -9,10 +9,11 @@ import { runCommand } from '../../src/host/command.ts';
 import { kubeconfigYaml } from '../../src/lab/control-plane.ts';
 import { openLabPki } from '../../src/lab/pki.ts';
 import {
+  type Controller,
+  logTail,
   opened,
   startController as start,
   stopController,
-  type Controller,
 } from './controller-process.ts';
 import { inHub, labStatus, MIG, nodewardenOk } from './lab-harness.ts';
 import { until } from '../support/until.ts';
@@ -162,7 +163,7 @@ describe.skipIf(lab.skip !== null)('nodewarden controller on the lab control pla
         : null,
     );
     await new Promise((r) => setTimeout(r, 15_000));
-    expect(opened(c), c.logs().slice(-3000)).toBe(false);
+    expect(opened(c), logTail(c)).toBe(false);
   }, 180_000);
 
   it('an identity without RBAC permissions is refused at start with one clear Forbidden line', async () => {

@@ -19,6 +19,18 @@ export const MIG_IP = '10.62.0.30';
 export const OBSERVER = '85zt7';
 export const BYSTANDER = '9f79t';
 
+/** The five nodes of a 5-node lab, by their full names. */
+export const NODE = {
+  mig: 'tkai-oks-md-1-193cfbbbb78b-zfz7s-bkqzq',
+  a: 'tkai-oks-md-0-193cfbbbb78b-5gblf-85zt7',
+  b: 'tkai-oks-md-0-193cfbbbb78b-5gblf-9f79t',
+  c: 'tkai-oks-md-0-193cfbbbb78b-5gblf-pkmt5',
+  d: 'tkai-oks-md-0-193cfbbbb78b-5gblf-wn4gb',
+} as const;
+
+/** A node's short name (its last 5 characters), the one `lab fault`/`lab heal` take. */
+export const short = (node: string): string => node.slice(-5);
+
 /**
  * `ip` arguments that run `nodewarden <args>` inside the hub namespace, the
  * only place that routes to the nodes. `ip netns exec` execs, so a child

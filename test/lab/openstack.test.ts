@@ -23,7 +23,7 @@ import { kubeRequest } from '../../src/kube/http.ts';
 import { readState, vmOf, type LabNodeState } from '../../src/lab/state.ts';
 import type { LabStatus } from '../../src/lab/lab.ts';
 import { openStore } from '../../src/store/open.ts';
-import { startController, stopController, type Controller } from './controller-process.ts';
+import { type Controller, logTail, startController, stopController } from './controller-process.ts';
 import { until } from '../support/until.ts';
 
 /**
@@ -683,8 +683,7 @@ describe.skipIf(lab.skip !== null)('the OpenStack adapter against the lab OpenSt
       controller = c;
       await until('leader', 60_000, () => {
         if (c.logs().includes('became leader')) return true;
-        if (c.child.exitCode !== null)
-          throw new Error(`the controller exited:\n${c.logs().slice(-4000)}`);
+        if (c.child.exitCode !== null) throw new Error(`the controller exited:\n${logTail(c)}`);
         return null;
       });
       // Agents fetch their plan every 10 s and push every second: wait until every node is watched.
@@ -699,8 +698,7 @@ describe.skipIf(lab.skip !== null)('the OpenStack adapter against the lab OpenSt
           'the incident resolved and the remediation succeeded',
           300_000,
           async () => {
-            if (c.child.exitCode !== null)
-              throw new Error(`the controller exited:\n${c.logs().slice(-4000)}`);
+            if (c.child.exitCode !== null) throw new Error(`the controller exited:\n${logTail(c)}`);
             const found = (await store.listIncidents({ node: mig, limit: 5 }))[0];
             if (found?.status !== 'resolved') return null;
             const done = (await store.listAudit(found.id)).some(
@@ -709,7 +707,7 @@ describe.skipIf(lab.skip !== null)('the OpenStack adapter against the lab OpenSt
             return done ? found : null;
           },
         ).catch((error: unknown) => {
-          throw new Error(`${String(error)}\ncontroller log:\n${c.logs().slice(-6000)}`);
+          throw new Error(`${String(error)}\ncontroller log:\n${logTail(c, 6000)}`);
         });
         const seconds = (Date.now() - cut) / 1000;
         expect(await ready(mig)).toBe('True');

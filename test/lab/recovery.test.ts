@@ -15,12 +15,21 @@ import type { IncidentsView, RemediationsView } from '../../src/server/api/types
 import { openStore } from '../../src/store/open.ts';
 import {
   logLines,
+  logTail,
   startController,
   stopController,
   untilLeader,
   type Controller,
 } from './controller-process.ts';
-import { inHub, labStatus, nodewarden, nodewardenOk, SHARED_LAB_TIMING } from './lab-harness.ts';
+import {
+  inHub,
+  labStatus,
+  NODE,
+  nodewarden,
+  nodewardenOk,
+  SHARED_LAB_TIMING,
+  short,
+} from './lab-harness.ts';
 import { until } from '../support/until.ts';
 
 /**
@@ -44,15 +53,7 @@ import { until } from '../support/until.ts';
  */
 const lab = inject('lab');
 
-const NODE = {
-  mig: 'tkai-oks-md-1-193cfbbbb78b-zfz7s-bkqzq',
-  a: 'tkai-oks-md-0-193cfbbbb78b-5gblf-85zt7',
-  b: 'tkai-oks-md-0-193cfbbbb78b-5gblf-9f79t',
-  c: 'tkai-oks-md-0-193cfbbbb78b-5gblf-pkmt5',
-  d: 'tkai-oks-md-0-193cfbbbb78b-5gblf-wn4gb',
-} as const;
 const ALL = Object.values(NODE);
-const short = (node: string): string => node.slice(-5);
 
 /** How long a rebooted lab node stays down (the controller's --lab-boot-delay). */
 const BOOT_DELAY_S = 3;
@@ -74,7 +75,6 @@ const nodes = async (): Promise<NodeSnapshot[]> =>
   (await kubeRequest<{ items: unknown[] }>(kc, 'GET', '/api/v1/nodes', 10_000)).items.map(toNode);
 const ready = (n: NodeSnapshot | undefined): string =>
   n?.conditions.find((c) => c.type === 'Ready')?.status ?? 'missing';
-const logTail = (): string => controller?.logs().slice(-4000) ?? '';
 
 function start(identity: string, mode: string): Controller {
   controller = startController({
@@ -228,10 +228,12 @@ describe.skipIf(lab.skip !== null)('lab recovery: the remediation ladder end to 
     await until('the remediation of the MIG node succeeded', 180_000, () => {
       const seen = events(c, NODE.mig);
       if (seen.includes('remediation:failed') || seen.includes('remediation:escalated'))
-        throw new Error(`the remediation did not succeed: ${seen.join(', ')}\n${logTail()}`);
+        throw new Error(
+          `the remediation did not succeed: ${seen.join(', ')}\n${logTail(controller)}`,
+        );
       return seen.includes('remediation:succeeded') ? true : null;
     }).catch((error: unknown) => {
-      throw new Error(`${String(error)}\n${logTail()}`);
+      throw new Error(`${String(error)}\n${logTail(controller)}`);
     });
     const succeededAt = Date.now();
     expect(events(c, NODE.mig)).toEqual(
@@ -293,7 +295,7 @@ describe.skipIf(lab.skip !== null)('lab recovery: the remediation ladder end to 
     await until('max-unhealthy engaged in /metrics', 60_000, async () =>
       (await metrics()).includes(brakeLine('max-unhealthy', 1)) ? true : null,
     ).catch((error: unknown) => {
-      throw new Error(`${String(error)}\n${logTail()}`);
+      throw new Error(`${String(error)}\n${logTail(controller)}`);
     });
     const o = await overview();
     const brake = o.brakes.find((b) => b.name === 'max-unhealthy');
@@ -301,7 +303,9 @@ describe.skipIf(lab.skip !== null)('lab recovery: the remediation ladder end to 
     expect(brake?.detail).toMatch(/^[345] of 5 nodes unhealthy/);
     // Longer than case (a) took from fault to reboot; detection and diagnosis have had their turn.
     await new Promise((r) => setTimeout(r, 25_000));
-    expect((await metrics()).includes(brakeLine('max-unhealthy', 1)), logTail()).toBe(true);
+    expect((await metrics()).includes(brakeLine('max-unhealthy', 1)), logTail(controller)).toBe(
+      true,
+    );
     for (const n of ALL) expect(await reboots('recovery-storm', n, since)).toBe(0);
     const state = await readState(lab.dir);
     if (state === null) throw new Error(`no lab in ${lab.dir}`);
@@ -339,8 +343,8 @@ describe.skipIf(lab.skip !== null)('lab recovery: the remediation ladder end to 
     expect(await metrics()).toContain(brakeLine('api-unreachable', 0));
     for (const n of ALL) expect(await reboots('recovery-api', n, since)).toBe(0);
     const o = await overview();
-    expect(o.remediations, logTail()).toEqual([]);
-    expect(c.logs(), logTail()).not.toContain('"msg":"incident opened"');
+    expect(o.remediations, logTail(controller)).toEqual([]);
+    expect(c.logs(), logTail(controller)).not.toContain('"msg":"incident opened"');
     expect((await nodes()).filter((n) => n.taints.some((t) => t.key === TAINT))).toEqual([]);
   }, 300_000);
 
@@ -354,7 +358,7 @@ describe.skipIf(lab.skip !== null)('lab recovery: the remediation ladder end to 
       const r = (await overview()).remediations.find((x) => x.node === node);
       return r?.steps[1]?.status === 'awaiting-approval' ? r : null;
     }).catch((error: unknown) => {
-      throw new Error(`${String(error)}\n${logTail()}`);
+      throw new Error(`${String(error)}\n${logTail(controller)}`);
     });
     // The read-only step ran; nothing that changes the node did.
     expect(waiting.steps[0]?.step).toBe('capture-console');
@@ -377,7 +381,7 @@ describe.skipIf(lab.skip !== null)('lab recovery: the remediation ladder end to 
       approvals.push(r.steps[i]?.step ?? '?');
       return null;
     }).catch((error: unknown) => {
-      throw new Error(`${String(error)}\n${logTail()}`);
+      throw new Error(`${String(error)}\n${logTail(controller)}`);
     });
     expect(done.status, JSON.stringify(done.steps)).toBe('succeeded');
     expect(approvals.slice(0, 2)).toEqual(['cordon', 'soft-reboot']);

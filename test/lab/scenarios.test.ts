@@ -9,11 +9,12 @@ import { loadDiagnosis } from '../../src/diagnose/stored.ts';
 import { openStore } from '../../src/store/open.ts';
 import {
   logLines as controllerLogLines,
+  logTail,
   startController,
   stopController,
   type Controller,
 } from './controller-process.ts';
-import { labStatus, nodewarden, nodewardenOk } from './lab-harness.ts';
+import { labStatus, NODE, nodewarden, nodewardenOk, short } from './lab-harness.ts';
 import { until } from '../support/until.ts';
 
 /**
@@ -26,15 +27,6 @@ import { until } from '../support/until.ts';
  * confidence is printed (docs/diagnosis.md keeps a copy).
  */
 const lab = inject('lab');
-
-const NODE = {
-  mig: 'tkai-oks-md-1-193cfbbbb78b-zfz7s-bkqzq',
-  a: 'tkai-oks-md-0-193cfbbbb78b-5gblf-85zt7',
-  b: 'tkai-oks-md-0-193cfbbbb78b-5gblf-9f79t',
-  c: 'tkai-oks-md-0-193cfbbbb78b-5gblf-pkmt5',
-  d: 'tkai-oks-md-0-193cfbbbb78b-5gblf-wn4gb',
-} as const;
-const short = (node: string): string => node.slice(-5);
 
 const XID =
   "NVRM: Xid (PCI:0000:3b:00): 79, pid='<unknown>', name=<unknown>, GPU has fallen off the bus.";
@@ -154,7 +146,6 @@ function logLines(msg: string): Record<string, unknown>[] {
 }
 
 /** The end of the controller's log, for a failure message. */
-const logTail = (): string => controller?.logs().slice(-3000) ?? '';
 
 /** A table row from a verdict (the log line's fields, or the diagnose route's body: the same names). */
 function rowOf(
@@ -232,7 +223,8 @@ describe.skipIf(lab.skip !== null)('lab scenarios: each fault yields its root ca
     const c = controller;
     await until('leader', 60_000, () => {
       if (c.logs().includes('became leader')) return true;
-      if (c.child.exitCode !== null) throw new Error(`the controller exited:\n${logTail()}`);
+      if (c.child.exitCode !== null)
+        throw new Error(`the controller exited:\n${logTail(controller)}`);
       return null;
     });
     // Agents fetch their plan every 10 s and push every second: wait until every node is watched.
@@ -286,7 +278,7 @@ describe.skipIf(lab.skip !== null)('lab scenarios: each fault yields its root ca
               .find((l) => l['node'] === s.node);
             return found ?? null;
           }).catch((error: unknown) => {
-            throw new Error(`${String(error)}\n${logTail()}`);
+            throw new Error(`${String(error)}\n${logTail(controller)}`);
           });
           row = rowOf(s, 'incident open', line, started, Number(line['sinceOpenSeconds']));
           expect(line['sinceOpenSeconds']).toBeLessThan(15);

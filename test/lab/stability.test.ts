@@ -10,7 +10,7 @@ import type { GpuStatus } from '../../src/lab/lab-gpu.ts';
 import { JOB_LABEL } from '../../src/stability/job.ts';
 import { listStabilityTests } from '../../src/stability/stored.ts';
 import { openStore } from '../../src/store/open.ts';
-import { logLines, startController, stopController } from './controller-process.ts';
+import { logLines, logTail, startController, stopController } from './controller-process.ts';
 import { inHub, labStatus, MIG, nodewardenOk } from './lab-harness.ts';
 import { until } from '../support/until.ts';
 
@@ -281,7 +281,7 @@ describe.skipIf(lab.skip !== null)(
           const lines = logLines(c, 'scheduled stability test');
           return lines.length > 0 ? lines : null;
         });
-        expect(ended, c.logs().slice(-3_000)).toMatchObject({ node: MIG_NODE, verdict: 'pass' });
+        expect(ended, logTail(c)).toMatchObject({ node: MIG_NODE, verdict: 'pass' });
       } finally {
         await stopController(c);
       }
