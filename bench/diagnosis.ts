@@ -23,16 +23,18 @@ import { openStore } from '../src/store/open.ts';
 import {
   type Controller,
   logLines,
-  logTail,
   startController,
   stopController,
+  untilLeader,
 } from '../test/lab/controller-process.ts';
 import {
   labNamespaces,
   labStatus,
   nodewarden,
   nodewardenOk,
+  OOM,
   repoRoot,
+  XID,
 } from '../test/lab/lab-cli.ts';
 import { until } from '../test/support/until.ts';
 
@@ -40,11 +42,6 @@ const TARGET_S = 15;
 const SCENARIO_TIMEOUT_MS = 60_000;
 const TOTAL_BUDGET_MS = 9 * 60_000;
 const SOURCES = ['kubernetes', 'network', 'cloud', 'gpu', 'kernel', 'cni', 'impact'] as const;
-
-const XID =
-  "NVRM: Xid (PCI:0000:3b:00): 79, pid='<unknown>', name=<unknown>, GPU has fallen off the bus.";
-const OOM =
-  'Out of memory: Killed process 2113 (ovs-vswitchd) total-vm:1843212kB, anon-rss:1512044kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:3412kB oom_score_adj:0';
 
 interface Scenario {
   readonly name: string;
@@ -267,10 +264,7 @@ async function main(): Promise<number> {
       ],
     });
     controller = c;
-    await until('the controller leading', 60_000, () => {
-      if (c.child.exitCode !== null) throw new Error(`the controller exited:\n${logTail(c, 2000)}`);
-      return c.logs().includes('became leader') ? true : null;
-    });
+    await untilLeader(c);
     say(`controller leading; GPU history: ${JSON.stringify(logLines(c, 'gpu history')[0] ?? {})}`);
     // Agents fetch their plan every 10 s: wait until every node is watched.
     await new Promise((r) => setTimeout(r, 12_000));

@@ -31,6 +31,12 @@ export const NODE = {
 /** A node's short name (its last 5 characters), the one `lab fault`/`lab heal` take. */
 export const short = (node: string): string => node.slice(-5);
 
+/** Kernel-log lines fed to `lab kmsg`: the seed's Xid 79 and an OOM kill of ovs-vswitchd. */
+export const XID =
+  "NVRM: Xid (PCI:0000:3b:00): 79, pid='<unknown>', name=<unknown>, GPU has fallen off the bus.";
+export const OOM =
+  'Out of memory: Killed process 2113 (ovs-vswitchd) total-vm:1843212kB, anon-rss:1512044kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:3412kB oom_score_adj:0';
+
 /**
  * `ip` arguments that run `nodewarden <args>` inside the hub namespace, the
  * only place that routes to the nodes. `ip netns exec` execs, so a child

@@ -23,7 +23,13 @@ import { kubeRequest } from '../../src/kube/http.ts';
 import { readState, vmOf, type LabNodeState } from '../../src/lab/state.ts';
 import type { LabStatus } from '../../src/lab/lab.ts';
 import { openStore } from '../../src/store/open.ts';
-import { type Controller, logTail, startController, stopController } from './controller-process.ts';
+import {
+  type Controller,
+  logTail,
+  startController,
+  stopController,
+  untilLeader,
+} from './controller-process.ts';
 import { until } from '../support/until.ts';
 
 /**
@@ -681,11 +687,7 @@ describe.skipIf(lab.skip !== null)('the OpenStack adapter against the lab OpenSt
         ],
       });
       controller = c;
-      await until('leader', 60_000, () => {
-        if (c.logs().includes('became leader')) return true;
-        if (c.child.exitCode !== null) throw new Error(`the controller exited:\n${logTail(c)}`);
-        return null;
-      });
+      await untilLeader(c);
       // Agents fetch their plan every 10 s and push every second: wait until every node is watched.
       await new Promise((r) => setTimeout(r, 12_000));
       const mig = migNode.name;

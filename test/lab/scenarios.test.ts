@@ -8,13 +8,14 @@ import { runCommand } from '../../src/host/command.ts';
 import { loadDiagnosis } from '../../src/diagnose/stored.ts';
 import { openStore } from '../../src/store/open.ts';
 import {
+  type Controller,
   logLines as controllerLogLines,
   logTail,
   startController,
   stopController,
-  type Controller,
+  untilLeader,
 } from './controller-process.ts';
-import { labStatus, NODE, nodewarden, nodewardenOk, short } from './lab-harness.ts';
+import { labStatus, NODE, nodewarden, nodewardenOk, OOM, short, XID } from './lab-harness.ts';
 import { until } from '../support/until.ts';
 
 /**
@@ -27,11 +28,6 @@ import { until } from '../support/until.ts';
  * confidence is printed (docs/diagnosis.md keeps a copy).
  */
 const lab = inject('lab');
-
-const XID =
-  "NVRM: Xid (PCI:0000:3b:00): 79, pid='<unknown>', name=<unknown>, GPU has fallen off the bus.";
-const OOM =
-  'Out of memory: Killed process 2113 (ovs-vswitchd) total-vm:1843212kB, anon-rss:1512044kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:3412kB oom_score_adj:0';
 
 interface Scenario {
   readonly name: string;
@@ -221,12 +217,7 @@ describe.skipIf(lab.skip !== null)('lab scenarios: each fault yields its root ca
       ],
     });
     const c = controller;
-    await until('leader', 60_000, () => {
-      if (c.logs().includes('became leader')) return true;
-      if (c.child.exitCode !== null)
-        throw new Error(`the controller exited:\n${logTail(controller)}`);
-      return null;
-    });
+    await untilLeader(c);
     // Agents fetch their plan every 10 s and push every second: wait until every node is watched.
     await new Promise((r) => setTimeout(r, 12_000));
   }, 120_000);
