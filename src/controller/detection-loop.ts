@@ -181,6 +181,9 @@ export class DetectionLoop {
    */
   evaluate(): void {
     if (!this.synced) return;
+    // This evaluation takes every change so far: a change-triggered one still pending is moot.
+    this.pending?.cancel();
+    this.pending = null;
     const now = this.clock.now();
     this.lastEvaluatedAt = now;
     this.evaluations += 1;
@@ -245,7 +248,13 @@ export class DetectionLoop {
     }
   }
 
-  private wakeAt(at: number): void {
+  /**
+   * Looks again at `at`, but never sooner than `minEvaluateIntervalMs` after
+   * this evaluation: 5,000 nodes' due times are spread over every 10 s, and
+   * waking for each would evaluate 500 times a second.
+   */
+  private wakeAt(due: number): void {
+    const at = Math.max(due, this.lastEvaluatedAt + this.minEvaluateIntervalMs);
     if (this.wake !== null && this.wake.at === at) return;
     this.wake?.timer.cancel();
     const timer = this.clock.setTimer(at - this.clock.now(), () => {

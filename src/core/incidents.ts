@@ -115,7 +115,15 @@ export function decideIncidents(
   decidePartition(work, detection, facts, now, config);
 
   const partitioned = new Set(detection.partition?.nodes ?? []);
-  for (const name of [...detection.nodes.keys()].sort()) {
+  // Only a node that is not Healthy, or has an open node incident, can need anything here:
+  // at 5,000 healthy nodes this is a short list, not 5,000 names sorted every evaluation.
+  const concerned = new Set<string>();
+  for (const [name, state] of detection.nodes) if (state.health !== 'Healthy') concerned.add(name);
+  for (const incident of work.openIncidents()) {
+    if (incident.kind === 'node' && incident.nodes[0] !== undefined)
+      concerned.add(incident.nodes[0]);
+  }
+  for (const name of [...concerned].sort()) {
     const state = detection.nodes.get(name);
     if (state === undefined) continue;
     let incident = work.openNodeIncident(name);
