@@ -3,6 +3,9 @@ import type { IncidentCommand } from '../core/incidents.ts';
 import type { Logger } from '../core/logger.ts';
 import type { IncidentStore } from '../store/port.ts';
 
+/** `incident timeline` lines one append logs in full; the rest are counted by kind. */
+export const TIMELINE_LINES_PER_APPEND = 20;
+
 /**
  * Writes incident commands to the store, in order, re-checking leadership
  * before every write (a replica that lost its Lease between deciding and
@@ -36,13 +39,24 @@ export function storeSink(
         case 'append':
           assertLeader(`append to incident ${command.id}`);
           await store.appendTimeline(command.id, command.entries);
-          for (const e of command.entries)
+          for (const e of command.entries.slice(0, TIMELINE_LINES_PER_APPEND))
             log.log('info', 'incident timeline', {
               incident: command.id,
               kind: e.kind,
               at: e.at,
               message: e.message,
             });
+          if (command.entries.length > TIMELINE_LINES_PER_APPEND) {
+            // A partition of 1,500 nodes appends thousands at once; the store has them all.
+            const rest = command.entries.slice(TIMELINE_LINES_PER_APPEND);
+            const kinds: Record<string, number> = {};
+            for (const e of rest) kinds[e.kind] = (kinds[e.kind] ?? 0) + 1;
+            log.log('info', 'incident timeline: more entries in this append', {
+              incident: command.id,
+              more: rest.length,
+              kinds,
+            });
+          }
           break;
         case 'update':
           assertLeader(`update incident ${command.id}`);
