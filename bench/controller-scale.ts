@@ -44,6 +44,7 @@ import {
 import { openLabPki } from '../src/lab/pki.ts';
 import { createMany, ScaleApi, type Write } from './controller-scale-api.ts';
 import { formatProfileSummary, readCpuProfile, summarizeCpuProfile } from './cpu-profile.ts';
+import { numberFlag } from './flags.ts';
 
 const NS = 'nwscale-hub';
 /** The API server's address inside NS, on a portless bridge (nothing routes out of NS). */
@@ -52,16 +53,8 @@ const METRICS_PORT = 19464;
 const WORKLOAD_NAMESPACES = 10;
 const root = fileURLToPath(new URL('../', import.meta.url));
 
-const flag = (name: string, fallback: number, min: number, max: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < min || v > max) {
-    console.error(`--${name} must be an integer from ${min} to ${max}`);
-    process.exit(2);
-  }
-  return v;
-};
+const flag = (name: string, fallback: number, min: number, max: number): number =>
+  numberFlag(name, fallback, min, max);
 const nodes = flag('nodes', 200, 1, 20_000);
 const pods = flag('pods', 6_000, 0, 500_000);
 const settle = flag('settle', 120, 10, 3_600);

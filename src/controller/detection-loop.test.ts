@@ -7,6 +7,7 @@ import type {
   NodeSnapshot,
 } from '../core/cluster.ts';
 import { ManualClock } from '../core/clock.ts';
+import { readyNode } from '../../test/support/nodes.ts';
 import { DetectionLoop } from './detection-loop.ts';
 
 /** A cluster view whose first list finishes when the test says so. */
@@ -70,20 +71,7 @@ describe('DetectionLoop', () => {
     // 1,000 healthy nodes whose renewals are spread over 10 s: their due times are 10 ms apart.
     const clock = new ManualClock(Date.parse('2025-08-25T03:58:00Z'));
     const names = Array.from({ length: 1_000 }, (_, i) => `node-${i}`);
-    const node = (name: string): NodeSnapshot => ({
-      name,
-      uid: name,
-      labels: {},
-      annotations: {},
-      internalIP: null,
-      providerID: null,
-      unschedulable: false,
-      taints: [],
-      conditions: [{ type: 'Ready', status: 'True' }],
-      capacity: {},
-      allocatable: {},
-      createdAt: new Date(0).toISOString(),
-    });
+    const node = (name: string): NodeSnapshot => readyNode(name, '10.0.0.1');
     const leases = new Map<string, LeaseSnapshot>();
     const renew = (name: string, at: number): void => {
       leases.set(name, {

@@ -1,7 +1,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loopbackKubeConfig } from '../../test/support/kube.ts';
 import { silentLogger } from '../core/logger.ts';
 import { KubeClusterView, LEASE_LAG_SAMPLES } from './cluster-view.ts';
 
@@ -58,15 +58,7 @@ async function startLeaseServer(
       .writeHead(200, { 'content-type': 'application/json' })
       .end(JSON.stringify({ kind: 'List', metadata: { resourceVersion: '100' }, items }));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'loopback', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: 'test' }],
-    contexts: [{ name: 'test', cluster: 'loopback', user: 'test' }],
-    currentContext: 'test',
-  });
+  const kc = await loopbackKubeConfig(server);
   return {
     kc,
     watching,
