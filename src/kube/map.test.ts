@@ -19,4 +19,27 @@ describe('toPod', () => {
     expect(pod.deletionGracePeriodSeconds).toBe(30);
     expect(toPod({ metadata: { name: 'p' } }).deletionGracePeriodSeconds).toBeNull();
   });
+
+  it('shares equal pieces between pods (one copy per workload), never different ones', () => {
+    const raw = (name: string, cpu: string) => ({
+      metadata: { namespace: 'ml', name, uid: name, labels: { app: 'train' } },
+      spec: {
+        nodeName: 'gpu-1',
+        containers: [{ name: 'main', resources: { requests: { cpu }, limits: { cpu: '4' } } }],
+        tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
+      },
+      status: { phase: 'Running', containerStatuses: [{ restartCount: 0 }] },
+    });
+    const a = toPod(raw('a', '2'));
+    const b = toPod(raw('b', '2'));
+    const c = toPod(raw('c', '3'));
+    expect(b.containers).toBe(a.containers);
+    expect(b.tolerations).toBe(a.tolerations);
+    expect(b.labels).toBe(a.labels);
+    expect(b.restarts).toBe(a.restarts);
+    expect(c.containers).not.toBe(a.containers);
+    expect(c.containers[0]?.requests).toEqual({ cpu: '3' });
+    expect(a.containers[0]?.requests).toEqual({ cpu: '2' });
+    expect(c.tolerations).toBe(a.tolerations);
+  });
 });

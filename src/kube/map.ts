@@ -37,6 +37,35 @@ export function iso(v: unknown): string | null {
   return null;
 }
 
+/**
+ * Equal pieces of many snapshots, shared: the pods of one workload have the
+ * same containers, requests, tolerations and labels, and a cluster has a
+ * handful of namespaces, phases and node names repeated across 150,000 pods.
+ * Snapshots are read-only, so one copy serves them all (measured: see
+ * docs/scale.md). Bounded: past MAX_SHARED distinct values it starts over.
+ */
+const MAX_SHARED = 50_000;
+const sharedValues = new Map<string, unknown>();
+const sharedTexts = new Map<string, string>();
+
+function shared<T>(value: T): T {
+  const key = JSON.stringify(value);
+  const known = sharedValues.get(key);
+  if (known !== undefined) return known as T;
+  if (sharedValues.size >= MAX_SHARED) sharedValues.clear();
+  sharedValues.set(key, value);
+  return value;
+}
+
+function text(value: string | null): string | null {
+  if (value === null) return null;
+  const known = sharedTexts.get(value);
+  if (known !== undefined) return known;
+  if (sharedTexts.size >= MAX_SHARED) sharedTexts.clear();
+  sharedTexts.set(value, value);
+  return value;
+}
+
 function strings(v: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(obj(v))) if (typeof val === 'string') out[k] = val;
@@ -179,42 +208,45 @@ export function toPod(raw: unknown): PodSnapshot {
       .map(obj)
       .find((r) => r['controller'] === true) ?? obj(arr(meta['ownerReferences'])[0]);
   return {
-    namespace: str(meta['namespace']) ?? '',
+    namespace: text(str(meta['namespace'])) ?? '',
     name: str(meta['name']) ?? '',
     uid: str(meta['uid']) ?? '',
-    nodeName: str(spec['nodeName']),
-    phase: str(status['phase']) ?? 'Pending',
-    labels: strings(meta['labels']),
-    ownerKind: str(owner['kind']),
-    ownerName: str(owner['name']),
+    nodeName: text(str(spec['nodeName'])),
+    phase: text(str(status['phase'])) ?? 'Pending',
+    labels: shared(strings(meta['labels'])),
+    ownerKind: text(str(owner['kind'])),
+    ownerName: text(str(owner['name'])),
     deletionTimestamp: iso(meta['deletionTimestamp']),
     deletionGracePeriodSeconds:
       typeof meta['deletionGracePeriodSeconds'] === 'number'
         ? meta['deletionGracePeriodSeconds']
         : null,
     createdAt: iso(meta['creationTimestamp']) ?? new Date(0).toISOString(),
-    containers: containers(spec['containers']),
-    initContainers: containers(spec['initContainers']),
-    priorityClassName: str(spec['priorityClassName']),
-    qosClass: str(status['qosClass']),
-    nodeSelector: strings(spec['nodeSelector']),
-    nodeAffinity: nodeAffinity(spec),
+    containers: shared(containers(spec['containers'])),
+    initContainers: shared(containers(spec['initContainers'])),
+    priorityClassName: text(str(spec['priorityClassName'])),
+    qosClass: text(str(status['qosClass'])),
+    nodeSelector: shared(strings(spec['nodeSelector'])),
+    nodeAffinity: shared(nodeAffinity(spec)),
     priority: typeof spec['priority'] === 'number' ? spec['priority'] : null,
-    restarts: restartsOf(status),
-    tolerations: arr(spec['tolerations']).map((t): Toleration => {
-      const tt = obj(t);
-      const out: { -readonly [K in keyof Toleration]: Toleration[K] } = {};
-      const key = str(tt['key']);
-      const value = str(tt['value']);
-      const effect = str(tt['effect']);
-      if (key) out.key = key;
-      if (tt['operator'] === 'Exists' || tt['operator'] === 'Equal') out.operator = tt['operator'];
-      if (value) out.value = value;
-      if (effect) out.effect = effect;
-      if (typeof tt['tolerationSeconds'] === 'number')
-        out.tolerationSeconds = tt['tolerationSeconds'];
-      return out;
-    }),
+    restarts: shared(restartsOf(status)),
+    tolerations: shared(
+      arr(spec['tolerations']).map((t): Toleration => {
+        const tt = obj(t);
+        const out: { -readonly [K in keyof Toleration]: Toleration[K] } = {};
+        const key = str(tt['key']);
+        const value = str(tt['value']);
+        const effect = str(tt['effect']);
+        if (key) out.key = key;
+        if (tt['operator'] === 'Exists' || tt['operator'] === 'Equal')
+          out.operator = tt['operator'];
+        if (value) out.value = value;
+        if (effect) out.effect = effect;
+        if (typeof tt['tolerationSeconds'] === 'number')
+          out.tolerationSeconds = tt['tolerationSeconds'];
+        return out;
+      }),
+    ),
   };
 }
 
