@@ -114,7 +114,8 @@ Options:
                           user:<name> / group:<name> (everyone else reads), e.g.
                           user:system:serviceaccount:nodewarden:sre,group:sre
   --web-root DIR          the dashboard bundle served at / (default dist/web)
-  --sync-timeout S        how long the first list of everything may take (default 30)
+  --sync-timeout S        how long the first list of everything may take (default
+                          300; 5,000 nodes and 150,000 pods took ~100 s)
   --remediation-mode M    off, dry-run, approve (each step waits for
                           nodewarden remediation approve) or auto; default: the
                           policy's mode (built-in policy: dry-run)
@@ -302,7 +303,7 @@ export function parseControllerArgs(
     stablePeriodMs: intFlag('stable-period', values['stable-period'], 60, 1, 86_400) * 1000,
     probeIntervalMs: intFlag('probe-interval-ms', values['probe-interval-ms'], 1000, 100, 600_000),
     probeTimeoutMs: intFlag('probe-timeout-ms', values['probe-timeout-ms'], 2000, 100, 60_000),
-    syncTimeoutMs: intFlag('sync-timeout', values['sync-timeout'], 30, 1, 3_600) * 1000,
+    syncTimeoutMs: intFlag('sync-timeout', values['sync-timeout'], 300, 1, 3_600) * 1000,
     ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
     ...(values.store ? { store: values.store } : {}),
     ...(values['agent-token-file'] ? { agentTokenFile: values['agent-token-file'] } : {}),

@@ -124,7 +124,8 @@ export const DEFAULT_CONTROLLER_OPTIONS: Omit<ControllerOptions, 'identity'> = {
   stablePeriodMs: 60_000,
   probeIntervalMs: 1_000,
   probeTimeoutMs: 2_000,
-  syncTimeoutMs: 30_000,
+  // 5,000 nodes and 150,000 pods list in ~100 s on a busy API server (docs/scale.md).
+  syncTimeoutMs: 300_000,
   diagnose: true,
   zone: 'Asia/Seoul',
   cloudPollIntervalMs: DEFAULT_CLOUD_MONITOR.intervalMs,
