@@ -23,7 +23,7 @@ import {
 } from '../src/core/detection-cluster.ts';
 import { leaseEvidence, readyStatus } from '../src/core/detection.ts';
 import type { Incident } from '../src/core/incident.ts';
-import { applyIncidentCommands, decideIncidents } from '../src/core/incidents.ts';
+import { decideIncidents } from '../src/core/incidents.ts';
 import { silentLogger } from '../src/core/logger.ts';
 import { storeSink } from '../src/controller/store-sink.ts';
 import { remediationIncidents } from '../src/remediate/executor.ts';
@@ -165,7 +165,8 @@ try {
     state = detection.state;
     evaluated += detection.evaluated;
     const decision = decideIncidents({ now, incidents, detection: state, facts });
-    incidents = applyIncidentCommands(incidents, decision.commands);
+    // As the controller does: keep the decision's own incidents (and its timeline indexes).
+    incidents = [...decision.incidents];
     const decided = performance.now();
     await sink(decision.commands, incidents);
     const written = performance.now();

@@ -20,7 +20,6 @@ import {
 import { leaseEvidence, readyStatus, type NodeInput, type Transition } from '../core/detection.ts';
 import type { Incident } from '../core/incident.ts';
 import {
-  applyIncidentCommands,
   decideIncidents,
   DEFAULT_INCIDENT_CONFIG,
   type IncidentCommand,
@@ -218,7 +217,7 @@ export class DetectionLoop {
         { now, incidents: this.incidents, detection: result.state, facts: this.view },
         this.incidentConfig,
       );
-      this.incidents = applyIncidentCommands(this.incidents, decision.commands);
+      this.incidents = [...decision.incidents];
       for (const command of decision.commands) this.commands.push({ at: now, command });
       if (decision.commands.length > 0 && this.sink) {
         const sink = this.sink;

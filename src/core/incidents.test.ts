@@ -118,7 +118,10 @@ function step(
   facts: ClusterFacts,
 ): { incidents: Incident[]; commands: readonly IncidentCommand[]; nextCheckAt: number | null } {
   const decision = decideIncidents({ now, incidents, detection: det, facts });
-  return { incidents: applyIncidentCommands(incidents, decision.commands), ...decision };
+  const applied = applyIncidentCommands(incidents, decision.commands);
+  // The decision's own incidents are the commands applied: the controller keeps those.
+  expect(decision.incidents).toEqual(applied);
+  return { ...decision, incidents: applied };
 }
 
 const suspectAt = at('03:58:08');
@@ -393,6 +396,53 @@ describe('partition incidents', () => {
   };
   const failing = (node: string): NodeDetectionState =>
     nodeState(node, { ...down, node, downReason: 'the host answers no one' });
+
+  it('reuses timeline indexes across decisions without letting a stale list see newer entries', () => {
+    // The controller keeps each decision's own incidents; a replayed (stale) list must
+    // decide exactly what it did the first time.
+    const facts = seedCluster();
+    const opened = decideIncidents({
+      now: at('03:58:09'),
+      incidents: [],
+      detection: detection([down]),
+      facts,
+    });
+    facts.setReady(MIG, {
+      type: 'Ready',
+      status: 'Unknown',
+      reason: 'NodeStatusUnknown',
+      lastTransitionTime: '2025-08-25T03:58:55Z',
+    });
+    const input = {
+      now: at('03:59:00'),
+      incidents: opened.incidents,
+      detection: detection([down]),
+      facts,
+    };
+    const first = decideIncidents(input);
+    expect(first.commands.map((c) => c.kind)).toEqual(['append']);
+    // Kept incidents: nothing new to record.
+    expect(decideIncidents({ ...input, incidents: first.incidents }).commands).toEqual([]);
+    // The stale list again: the same append as the first time.
+    expect(decideIncidents(input).commands).toEqual(first.commands);
+    // Pods marked for deletion and gone are still found behind the fast path.
+    facts.podList = facts.podList
+      .filter((p) => p.name !== 'jupyter-mig-0')
+      .map((p) =>
+        p.name === 'preprocess-5b8f7d-h2ws9'
+          ? { ...p, deletionTimestamp: '2025-08-25T04:04:25Z', deletionGracePeriodSeconds: 30 }
+          : p,
+      );
+    const evicted = decideIncidents({ ...input, now: at('04:04:00'), incidents: first.incidents });
+    const entries = evicted.commands.flatMap((c) => (c.kind === 'append' ? c.entries : []));
+    expect(entries.map((e) => e.message)).toEqual([
+      'ml-serving/preprocess-5b8f7d-h2ws9 evicted (Kubernetes marked it for deletion)',
+      'research/jupyter-mig-0 deleted',
+    ]);
+    expect(
+      decideIncidents({ ...input, now: at('04:04:01'), incidents: evicted.incidents }).commands,
+    ).toEqual([]);
+  });
 
   it('open one partition incident listing its nodes, and no node incident for them', () => {
     const facts = new FakeCluster();

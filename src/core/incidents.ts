@@ -72,6 +72,12 @@ export interface IncidentInput {
 
 export interface IncidentDecision {
   readonly commands: readonly IncidentCommand[];
+  /**
+   * The incidents with the commands applied (what applyIncidentCommands
+   * returns); passing these to the next decision lets it reuse this one's
+   * timeline indexes instead of rebuilding them.
+   */
+  readonly incidents: readonly Incident[];
   /** When a held decision (storm settle, stable period) falls due; null when none is pending. */
   readonly nextCheckAt: number | null;
 }
@@ -175,7 +181,7 @@ export function decideIncidents(
     ]);
   }
 
-  return { commands: work.commands, nextCheckAt };
+  return { commands: work.commands, incidents: work.all(), nextCheckAt };
 }
 
 function decidePartition(
@@ -456,6 +462,7 @@ function podEntries(
   now: number,
   index: TimelineIndex,
 ): TimelineEntry[] {
+  if (nothingToRecord(incident, facts, index)) return [];
   const where = new Map<string, { pod: PodSnapshot; node: string }>();
   for (const node of incident.nodes) {
     for (const pod of facts.podsOnNode(node)) where.set(podKey(pod), { pod, node });
@@ -484,6 +491,39 @@ function podEntries(
     }
   }
   return entries;
+}
+
+/**
+ * True when no affected pod can need an entry: every one not yet recorded is
+ * still on an incident node and not marked for deletion. One pass over the
+ * pods still there — the common case on every evaluation of a large
+ * partition before Kubernetes evicts — instead of matching every affected
+ * pod against them.
+ */
+function nothingToRecord(incident: Incident, facts: ClusterFacts, index: TimelineIndex): boolean {
+  const affected = affectedKeys(incident.affectedPods);
+  let waiting = 0;
+  for (const node of incident.nodes) {
+    for (const pod of facts.podsOnNode(node)) {
+      const key = podKey(pod);
+      if (!affected.has(key) || index.evicted(key)) continue;
+      if (pod.deletionTimestamp !== null) return false;
+      waiting++;
+    }
+  }
+  // Every recorded eviction is of an affected pod, so the rest are the ones still waiting.
+  return waiting === affected.size - index.evictedCount;
+}
+
+/** `namespace/name` of each affected pod, computed once per affectedPods list. */
+const affectedKeyCache = new WeakMap<readonly AffectedPod[], ReadonlySet<string>>();
+function affectedKeys(pods: readonly AffectedPod[]): ReadonlySet<string> {
+  let keys = affectedKeyCache.get(pods);
+  if (keys === undefined) {
+    keys = new Set(pods.map(podKey));
+    affectedKeyCache.set(pods, keys);
+  }
+  return keys;
 }
 
 /**
@@ -622,6 +662,11 @@ class TimelineIndex {
   evicted(pod: string): boolean {
     return this.evictedPods.has(pod);
   }
+
+  /** Pods with a `pod-evicted` entry. */
+  get evictedCount(): number {
+    return this.evictedPods.size;
+  }
 }
 
 function key(kind: string, node: string, at: string, message?: string): string {
@@ -693,10 +738,18 @@ function applyCommand(byId: Map<string, Incident>, command: IncidentCommand): In
 }
 
 /** The incidents as the decision proceeds, so later rules see earlier commands. */
+/**
+ * Timeline indexes by the timeline they describe. An index moves to the new
+ * timeline when entries are appended (and leaves the old one, which it no
+ * longer describes), so the next decision, handed the incidents this one
+ * returned, finds it instead of indexing 50,000 entries again.
+ */
+const indexOfTimeline = new WeakMap<readonly TimelineEntry[], TimelineIndex>();
+
 class Workspace {
   readonly commands: IncidentCommand[] = [];
   private readonly byId: Map<string, Incident>;
-  /** Built on first use per incident, kept current as entries are appended. */
+  /** Built (or found) on first use per incident, kept current as entries are appended. */
   private readonly indexes = new Map<string, TimelineIndex>();
 
   constructor(incidents: readonly Incident[]) {
@@ -705,11 +758,16 @@ class Workspace {
 
   emit(command: IncidentCommand): void {
     this.commands.push(command);
+    const before = command.kind === 'open' ? undefined : this.byId.get(command.id);
     const incident = applyCommand(this.byId, command);
     const index = this.indexes.get(incident.id);
-    if (index === undefined) return;
+    if (index === undefined || before === undefined || before.timeline === incident.timeline) {
+      return;
+    }
     if (command.kind === 'append') for (const entry of command.entries) index.add(entry);
     if (command.kind === 'resolve') index.add(command.entry);
+    indexOfTimeline.delete(before.timeline);
+    indexOfTimeline.set(incident.timeline, index);
   }
 
   append(id: string, entries: readonly TimelineEntry[]): void {
@@ -723,10 +781,20 @@ class Workspace {
   index(id: string): TimelineIndex {
     let index = this.indexes.get(id);
     if (index === undefined) {
-      index = new TimelineIndex(this.byId.get(id)?.timeline ?? []);
+      const timeline = this.byId.get(id)?.timeline ?? [];
+      index = indexOfTimeline.get(timeline);
+      if (index === undefined) {
+        index = new TimelineIndex(timeline);
+        indexOfTimeline.set(timeline, index);
+      }
       this.indexes.set(id, index);
     }
     return index;
+  }
+
+  /** Every incident, as the commands so far left them. */
+  all(): Incident[] {
+    return [...this.byId.values()];
   }
 
   private get incidents(): Incident[] {
