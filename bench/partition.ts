@@ -27,6 +27,7 @@ import { decideIncidents } from '../src/core/incidents.ts';
 import { silentLogger } from '../src/core/logger.ts';
 import { storeSink } from '../src/controller/store-sink.ts';
 import { remediationIncidents } from '../src/remediate/executor.ts';
+import { EventHub, observedStore } from '../src/server/api/events.ts';
 import { openStore } from '../src/store/open.ts';
 import { numberFlag } from './flags.ts';
 
@@ -103,7 +104,14 @@ const facts = {
 
 // ---- the run ------------------------------------------------------------
 const dir = await mkdtemp(join(tmpdir(), 'nodewarden-bench-partition-'));
-const store = await openStore(`sqlite:${join(dir, 'incidents.db')}`);
+// The store as the controller wraps it: every write also publishes an API event.
+const hub = new EventHub();
+let published = 0;
+hub.subscribe(() => void (published += 1));
+const raw = await openStore(`sqlite:${join(dir, 'incidents.db')}`);
+const store = observedStore(raw, hub, (error) => {
+  throw error;
+});
 const sink = storeSink(store, silentLogger, () => undefined);
 const phases = [
   { until: 50, label: '0–50 s: Leases age, Suspect, partition opens' },
@@ -169,6 +177,8 @@ try {
     incidents = [...decision.incidents];
     const decided = performance.now();
     await sink(decision.commands, incidents);
+    // Let what the writes set off (the API events' reads of the incident) run before timing.
+    await new Promise((resolve) => setImmediate(resolve));
     const written = performance.now();
     const phase = figures[phases.findIndex((p) => s <= p.until)];
     phase?.decide.push(decided - started);
@@ -180,7 +190,7 @@ try {
     }
   }
 } finally {
-  await store.close();
+  await raw.close();
   await rm(dir, { recursive: true, force: true });
 }
 
@@ -200,6 +210,7 @@ for (const [i, p] of phases.entries()) {
 console.log(
   `  remediation's read of open incidents         mean ${ms(mean(reads))}, max ${ms(Math.max(...reads))} (every 10 s)`,
 );
+console.log(`  API events published                         ${published}`);
 console.log(
   `  node evaluations                             ${evaluated} (full evaluation: ${401 * nodeCount})`,
 );

@@ -2,7 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Incident } from '../../core/incident.ts';
 import { openStore } from '../../store/open.ts';
 import type { IncidentStore } from '../../store/port.ts';
-import { EventHub, observedStore, type NumberedEvent } from './events.ts';
+import {
+  EventHub,
+  observedStore,
+  TIMELINE_EVENT_INTERVAL_MS,
+  type NumberedEvent,
+} from './events.ts';
 
 const stores: IncidentStore[] = [];
 afterEach(async () => {
@@ -94,6 +99,39 @@ describe('observedStore', () => {
     });
     expect((await store.listIncidents()).map((i) => i.id)).toEqual([incident.id]);
     expect(await store.listAudit(incident.id)).toHaveLength(1);
+  });
+
+  it('publishes a burst of appends to one incident as its first and its last event', async () => {
+    const raw = await openStore('sqlite::memory:');
+    stores.push(raw);
+    const hub = new EventHub();
+    const events: NumberedEvent[] = [];
+    hub.subscribe((e) => events.push(e));
+    const store = observedStore(raw, hub);
+    await store.createIncident(incident);
+    for (let i = 0; i < 20; i++) {
+      await store.appendTimeline(incident.id, [
+        { at: `2025-08-25T03:59:${String(i).padStart(2, '0')}Z`, kind: 'note', message: `n${i}` },
+      ]);
+    }
+    const timeline = () =>
+      events.filter((e) => e.event.type === 'incident' && e.event.change === 'timeline');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(timeline()).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, TIMELINE_EVENT_INTERVAL_MS + 100));
+    expect(timeline()).toHaveLength(2);
+    // The trailing event came after the last append, so a reader it prompts sees all 20.
+    expect(
+      (await store.getIncident(incident.id)).timeline.filter((e) => e.kind === 'note'),
+    ).toHaveLength(20);
+    await store.appendTimeline(incident.id, [
+      { at: '2025-08-25T04:00:00Z', kind: 'note', message: 'late' },
+    ]);
+    await store.close();
+    stores.splice(stores.indexOf(raw), 1);
+    await new Promise((r) => setTimeout(r, TIMELINE_EVENT_INTERVAL_MS + 100));
+    // Closing dropped the waiting event instead of reading a closed store.
+    expect(timeline()).toHaveLength(2);
   });
 
   it('a failed write publishes nothing', async () => {

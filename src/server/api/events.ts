@@ -81,6 +81,9 @@ export function incidentSummary(
  * the store unchanged, whatever the port grows. Publishing never fails the
  * write: its errors go to `onPublishError`.
  */
+/** Timeline events of one incident are at least this far apart (the last one always comes). */
+export const TIMELINE_EVENT_INTERVAL_MS = 1_000;
+
 export function observedStore(
   store: IncidentStore,
   hub: EventHub,
@@ -92,6 +95,23 @@ export function observedStore(
   };
   const later = (work: () => Promise<void>): void => {
     void work().catch(onPublishError);
+  };
+  // A timeline event re-reads the whole incident (its MTTD and MTTR come from the timeline).
+  // A 1,500-node partition appends every evaluation, and reading its 50,000 entries each
+  // time would cost more than deciding them: the first append publishes at once, later
+  // ones at most every TIMELINE_EVENT_INTERVAL_MS per incident, the last always.
+  const lastTimelineEvent = new Map<string, number>();
+  const waitingTimelineEvent = new Map<string, NodeJS.Timeout>();
+  const publishTimeline = (id: string): void => {
+    if (waitingTimelineEvent.has(id)) return;
+    const wait = (lastTimelineEvent.get(id) ?? -Infinity) + TIMELINE_EVENT_INTERVAL_MS - Date.now();
+    const publish = (): void => {
+      waitingTimelineEvent.delete(id);
+      lastTimelineEvent.set(id, Date.now());
+      later(() => publishIncident(id, 'timeline'));
+    };
+    if (wait <= 0) publish();
+    else waitingTimelineEvent.set(id, setTimeout(publish, wait).unref());
   };
   const overrides: Partial<IncidentStore> = {
     createIncident: async (incident) => {
@@ -108,9 +128,14 @@ export function observedStore(
       });
       return updated;
     },
+    close: async () => {
+      for (const timer of waitingTimelineEvent.values()) clearTimeout(timer);
+      waitingTimelineEvent.clear();
+      await store.close();
+    },
     appendTimeline: async (id, entries) => {
       await store.appendTimeline(id, entries);
-      later(() => publishIncident(id, 'timeline'));
+      publishTimeline(id);
     },
     appendAudit: async (record) => {
       await store.appendAudit(record);
