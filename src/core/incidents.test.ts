@@ -110,6 +110,17 @@ function detection(
   };
 }
 
+/** The taint manager's work on the MIG node: one pod marked for deletion, one already gone. */
+function evictSeedPods(facts: ReturnType<typeof seedCluster>): void {
+  facts.podList = facts.podList
+    .filter((p) => p.name !== 'jupyter-mig-0')
+    .map((p) =>
+      p.name === 'preprocess-5b8f7d-h2ws9'
+        ? { ...p, deletionTimestamp: '2025-08-25T04:04:25Z', deletionGracePeriodSeconds: 30 }
+        : p,
+    );
+}
+
 /** Decides and applies, like the controller; returns the commands too. */
 function step(
   incidents: Incident[],
@@ -206,13 +217,7 @@ describe('node incidents', () => {
     ]);
     incidents = step(incidents, at('03:59:00'), detection([down]), facts).incidents;
     // Five minutes later the taint manager marks pods for deletion; one is already gone.
-    facts.podList = facts.podList
-      .filter((p) => p.name !== 'jupyter-mig-0')
-      .map((p) =>
-        p.name === 'preprocess-5b8f7d-h2ws9'
-          ? { ...p, deletionTimestamp: '2025-08-25T04:04:25Z', deletionGracePeriodSeconds: 30 }
-          : p,
-      );
+    evictSeedPods(facts);
     incidents = step(incidents, at('04:04:00'), detection([down]), facts).incidents;
     const again = step(incidents, at('04:04:01'), detection([down]), facts);
     expect(again.commands).toEqual([]);
@@ -426,13 +431,7 @@ describe('partition incidents', () => {
     // The stale list again: the same append as the first time.
     expect(decideIncidents(input).commands).toEqual(first.commands);
     // Pods marked for deletion and gone are still found behind the fast path.
-    facts.podList = facts.podList
-      .filter((p) => p.name !== 'jupyter-mig-0')
-      .map((p) =>
-        p.name === 'preprocess-5b8f7d-h2ws9'
-          ? { ...p, deletionTimestamp: '2025-08-25T04:04:25Z', deletionGracePeriodSeconds: 30 }
-          : p,
-      );
+    evictSeedPods(facts);
     const evicted = decideIncidents({ ...input, now: at('04:04:00'), incidents: first.incidents });
     const entries = evicted.commands.flatMap((c) => (c.kind === 'append' ? c.entries : []));
     expect(entries.map((e) => e.message)).toEqual([

@@ -54,14 +54,23 @@ describe('EventHub', () => {
   });
 });
 
+/** An in-memory SQLite store, observed, with every event it publishes. */
+async function observed(): Promise<{
+  raw: IncidentStore;
+  events: NumberedEvent[];
+  store: IncidentStore;
+}> {
+  const raw = await openStore('sqlite::memory:');
+  stores.push(raw);
+  const hub = new EventHub();
+  const events: NumberedEvent[] = [];
+  hub.subscribe((e) => events.push(e));
+  return { raw, events, store: observedStore(raw, hub) };
+}
+
 describe('observedStore', () => {
   it("publishes each write after it is stored, in the store's form; reads pass through", async () => {
-    const raw = await openStore('sqlite::memory:');
-    stores.push(raw);
-    const hub = new EventHub();
-    const events: NumberedEvent[] = [];
-    hub.subscribe((e) => events.push(e));
-    const store = observedStore(raw, hub);
+    const { events, store } = await observed();
     await store.createIncident(incident);
     await store.appendTimeline(incident.id, [
       { at: '2025-08-25T03:58:55Z', kind: 'k8s-not-ready', message: 'NotReady' },
@@ -102,12 +111,7 @@ describe('observedStore', () => {
   });
 
   it('publishes a burst of appends to one incident as its first and its last event', async () => {
-    const raw = await openStore('sqlite::memory:');
-    stores.push(raw);
-    const hub = new EventHub();
-    const events: NumberedEvent[] = [];
-    hub.subscribe((e) => events.push(e));
-    const store = observedStore(raw, hub);
+    const { raw, events, store } = await observed();
     await store.createIncident(incident);
     for (let i = 0; i < 20; i++) {
       await store.appendTimeline(incident.id, [
@@ -135,12 +139,7 @@ describe('observedStore', () => {
   });
 
   it('a failed write publishes nothing', async () => {
-    const raw = await openStore('sqlite::memory:');
-    stores.push(raw);
-    const hub = new EventHub();
-    const events: NumberedEvent[] = [];
-    hub.subscribe((e) => events.push(e));
-    const store = observedStore(raw, hub);
+    const { events, store } = await observed();
     await expect(store.updateIncident('inc-none', { summary: 'x' })).rejects.toThrow();
     expect(events).toEqual([]);
   });
