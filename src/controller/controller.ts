@@ -132,7 +132,7 @@ export const DEFAULT_CONTROLLER_OPTIONS: Omit<ControllerOptions, 'identity'> = {
 };
 
 /** `node health` lines one evaluation logs in full; the rest are counted (see onTransitions). */
-export const HEALTH_LINES_PER_EVALUATION = 50;
+const HEALTH_LINES_PER_EVALUATION = 50;
 
 export const defaultIdentity = (): string =>
   process.env['POD_NAME'] ?? `${hostname()}-${process.pid}`;

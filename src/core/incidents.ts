@@ -797,18 +797,15 @@ class Workspace {
     return [...this.byId.values()];
   }
 
-  private get incidents(): Incident[] {
-    return [...this.byId.values()];
-  }
-
   openIncidents(): Incident[] {
-    return this.incidents.filter((i) => i.status === 'open');
+    return this.all().filter((i) => i.status === 'open');
   }
 
   openNodeIncident(node: string): Incident | undefined {
-    return this.incidents.find(
-      (i) => i.status === 'open' && i.kind === 'node' && i.nodes[0] === node,
-    );
+    for (const i of this.byId.values()) {
+      if (i.status === 'open' && i.kind === 'node' && i.nodes[0] === node) return i;
+    }
+    return undefined;
   }
 
   /** The latest incident of this kind over these nodes that resolved within the window. */
@@ -818,7 +815,7 @@ class Workspace {
     now: number,
     windowMs: number,
   ): Incident | undefined {
-    return this.incidents
+    return this.all()
       .filter(
         (i) =>
           i.kind === kind &&
@@ -831,10 +828,6 @@ class Workspace {
   }
 
   newId(now: number, subject: string): string {
-    return incidentId(
-      now,
-      subject,
-      this.incidents.map((i) => i.id),
-    );
+    return incidentId(now, subject, this.byId.keys());
   }
 }

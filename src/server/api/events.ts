@@ -104,7 +104,12 @@ export function observedStore(
   const waitingTimelineEvent = new Map<string, NodeJS.Timeout>();
   const publishTimeline = (id: string): void => {
     if (waitingTimelineEvent.has(id)) return;
-    const wait = (lastTimelineEvent.get(id) ?? -Infinity) + TIMELINE_EVENT_INTERVAL_MS - Date.now();
+    const now = Date.now();
+    // Only incidents published within the interval matter: forget the rest (bounded memory).
+    for (const [known, at] of lastTimelineEvent) {
+      if (now - at >= TIMELINE_EVENT_INTERVAL_MS) lastTimelineEvent.delete(known);
+    }
+    const wait = (lastTimelineEvent.get(id) ?? -Infinity) + TIMELINE_EVENT_INTERVAL_MS - now;
     const publish = (): void => {
       waitingTimelineEvent.delete(id);
       lastTimelineEvent.set(id, Date.now());
