@@ -215,14 +215,18 @@ export class IncidentDiagnoser {
     const node = incident.nodes[0] ?? '';
     this.log.log('info', 'diagnosis started', { incident: incident.id, node, trigger });
     try {
-      const points = incident.kind === 'node' ? await this.#referencePoints(node) : null;
-      const [, references] =
+      // The probe-now request goes out at once; the reference points need the node's last
+      // words first, and their observers' answers are awaited beside it.
+      const [, { points, references }] =
         incident.kind === 'node'
           ? await Promise.all([
               this.#probeNow(node),
-              points === null ? null : this.#observerReferences(node, points),
+              this.#referencePoints(node).then(async (found) => ({
+                points: found,
+                references: await this.#observerReferences(node, found),
+              })),
             ])
-          : [undefined, null];
+          : [undefined, { points: this.options.references, references: null }];
       const diagnosis = await diagnose(
         incident,
         {
@@ -420,9 +424,9 @@ export class IncidentDiagnoser {
    * The reference points of `node`: its own default gateway as its agent last
    * reported it (`interfaces` last words, the last 10 min) — with the port of
    * `--gateway` when that names the same address — else `--gateway`; and
-   * `--ovn-gateway`. Null when there is none.
+   * `--ovn-gateway`.
    */
-  async #referencePoints(node: string): Promise<DiagnoserOptions['references'] | null> {
+  async #referencePoints(node: string): Promise<DiagnoserOptions['references']> {
     const configured = this.options.references;
     let own: string | null = null;
     try {
@@ -442,18 +446,13 @@ export class IncidentDiagnoser {
       });
     }
     const gateway =
-      own === null
-        ? configured.gateway
-        : configured.gateway?.ip === own
-          ? configured.gateway
-          : { ip: own };
-    if (gateway === null && configured.ovnGateway === null) return null;
+      own === null || configured.gateway?.ip === own ? configured.gateway : { ip: own };
     return { gateway, ovnGateway: configured.ovnGateway };
   }
 
   #network(
     references: ObserverReferences | null,
-    points: DiagnoserOptions['references'] | null,
+    points: DiagnoserOptions['references'],
   ): NetworkSources {
     const { mesh, prober, observations } = this.sources;
     const port = this.options.kubeletPort;
@@ -462,7 +461,7 @@ export class IncidentDiagnoser {
       reported: (node) =>
         mesh === null ? [] : mesh.evidence.fullResults(node).map((r) => reportedResult(r, port)),
       controller: prober,
-      references: points ?? this.options.references,
+      references: points,
       observerReferences: references,
       pinger: (_observer, address, ms, signal) => probeReference(address, ms, signal),
       pingerVantage: 'here',
