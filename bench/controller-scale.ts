@@ -45,6 +45,7 @@ import { openLabPki } from '../src/lab/pki.ts';
 import { createMany, ScaleApi, type Write } from './controller-scale-api.ts';
 import { formatProfileSummary, readCpuProfile, summarizeCpuProfile } from './cpu-profile.ts';
 import { numberFlag } from './flags.ts';
+import { until } from '../test/support/until.ts';
 
 const NS = 'nwscale-hub';
 /** The API server's address inside NS, on a portless bridge (nothing routes out of NS). */
@@ -99,25 +100,6 @@ const t0 = Date.now();
 const say = (line: string): void =>
   console.log(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(5)} s] ${line}`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(
-  what: string,
-  ms: number,
-  everyMs: number,
-  check: () => Promise<T | null>,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== null) return v;
-    if (Date.now() > deadline) {
-      throw new NodeWardenError('TIMEOUT', `timed out after ${ms / 1000} s waiting for ${what}`, {
-        hint: 'rerun with --keep and read the logs in the bench dir',
-      });
-    }
-    await sleep(everyMs);
-  }
-}
 
 // ---- objects -------------------------------------------------------------
 
@@ -591,16 +573,21 @@ async function run(): Promise<Figures> {
     }
   }
   // Pods are admitted only once the namespace's default ServiceAccount exists.
-  await until('default ServiceAccounts', 120_000, 500, async () => {
-    for (let n = 0; n < WORKLOAD_NAMESPACES; n += 1) {
-      const res = await a.request(
-        'GET',
-        `/api/v1/namespaces/${workloadNamespace(n)}/serviceaccounts/default`,
-      );
-      if (res.status !== 200) return null;
-    }
-    return true;
-  });
+  await until(
+    'default ServiceAccounts',
+    120_000,
+    async () => {
+      for (let n = 0; n < WORKLOAD_NAMESPACES; n += 1) {
+        const res = await a.request(
+          'GET',
+          `/api/v1/namespaces/${workloadNamespace(n)}/serviceaccounts/default`,
+        );
+        if (res.status !== 200) return null;
+      }
+      return true;
+    },
+    500,
+  );
 
   const deadline = Date.now() + budgetMinutes * 60_000;
   const loadStarted = Date.now();
@@ -638,33 +625,47 @@ async function run(): Promise<Figures> {
   // when it stops making progress, not after a fixed time (a busy 2-core box needs long).
   let lastReady = -1;
   let stalledSince = Date.now();
-  const nodesReady = await until('kwok to mark the nodes Ready', 3 * 3_600_000, 5_000, async () => {
-    const ready = await countNodesReady(a);
-    say(`nodes Ready: ${ready}/${madeNodes.created}`);
-    if (ready !== lastReady) stalledSince = Date.now();
-    lastReady = ready;
-    if (Date.now() - stalledSince > 180_000) {
-      throw new NodeWardenError('TIMEOUT', `kwok made no node Ready for 3 minutes (${ready})`, {
-        hint: 'read kwok.log in the bench dir (--keep)',
-      });
-    }
-    return ready >= madeNodes.created ? ready : null;
-  });
+  const nodesReady = await until(
+    'kwok to mark the nodes Ready',
+    3 * 3_600_000,
+    async () => {
+      const ready = await countNodesReady(a);
+      say(`nodes Ready: ${ready}/${madeNodes.created}`);
+      if (ready !== lastReady) stalledSince = Date.now();
+      lastReady = ready;
+      if (Date.now() - stalledSince > 180_000) {
+        throw new NodeWardenError('TIMEOUT', `kwok made no node Ready for 3 minutes (${ready})`, {
+          hint: 'read kwok.log in the bench dir (--keep)',
+        });
+      }
+      return ready >= madeNodes.created ? ready : null;
+    },
+    5_000,
+  );
   let lastNotRunning = -1;
   stalledSince = Date.now();
   // Like the nodes: fail on a stall, not on a fixed time.
-  await until('the pods to be Running', 3 * 3_600_000, 10_000, async () => {
-    const notRunning = await countPodsNotRunning(a);
-    say(`pods not yet Running: ${notRunning}/${madePods.created}`);
-    if (notRunning !== lastNotRunning) stalledSince = Date.now();
-    lastNotRunning = notRunning;
-    if (notRunning > 0 && Date.now() - stalledSince > 180_000) {
-      throw new NodeWardenError('TIMEOUT', `${notRunning} pods stayed not Running for 3 minutes`, {
-        hint: 'read kwok.log in the bench dir (--keep)',
-      });
-    }
-    return notRunning === 0 ? true : null;
-  });
+  await until(
+    'the pods to be Running',
+    3 * 3_600_000,
+    async () => {
+      const notRunning = await countPodsNotRunning(a);
+      say(`pods not yet Running: ${notRunning}/${madePods.created}`);
+      if (notRunning !== lastNotRunning) stalledSince = Date.now();
+      lastNotRunning = notRunning;
+      if (notRunning > 0 && Date.now() - stalledSince > 180_000) {
+        throw new NodeWardenError(
+          'TIMEOUT',
+          `${notRunning} pods stayed not Running for 3 minutes`,
+          {
+            hint: 'read kwok.log in the bench dir (--keep)',
+          },
+        );
+      }
+      return notRunning === 0 ? true : null;
+    },
+    10_000,
+  );
   const loadSeconds = (Date.now() - loadStarted) / 1000;
   // Let the API server's and etcd's memory settle after the burst before measuring anything.
   say('cluster loaded; 20 s for it to settle');
@@ -698,28 +699,33 @@ async function run(): Promise<Figures> {
   }, 500);
   try {
     let shownAt = spawnedAt;
-    const synced = await until('the controller to sync its caches', 900_000, 250, async () => {
-      const last = samples.at(-1);
-      if (last && last.at - shownAt >= 60_000) {
-        shownAt = last.at;
-        say(
-          `controller not synced after ${((last.at - spawnedAt) / 1000).toFixed(0)} s: RSS ${mib(last.rssBytes)}, peak ${mib(last.hwmBytes)}, ${last.cpuSeconds.toFixed(0)} CPU-s`,
-        );
-      }
-      const log = await readFile(logFile, 'utf8').catch(() => '');
-      const line = log.split('\n').find((l) => l.includes('"msg":"caches synced"'));
-      if (line) return JSON.parse(line) as { ts: string; nodes: number; pods: number };
-      if (!isAlive(controllerPid)) {
-        throw new NodeWardenError(
-          'COMMAND_FAILED',
-          `the controller exited before syncing:\n${log.split('\n').slice(-5).join('\n')}`,
-          {
-            hint: `read ${logFile} (--keep)`,
-          },
-        );
-      }
-      return null;
-    });
+    const synced = await until(
+      'the controller to sync its caches',
+      900_000,
+      async () => {
+        const last = samples.at(-1);
+        if (last && last.at - shownAt >= 60_000) {
+          shownAt = last.at;
+          say(
+            `controller not synced after ${((last.at - spawnedAt) / 1000).toFixed(0)} s: RSS ${mib(last.rssBytes)}, peak ${mib(last.hwmBytes)}, ${last.cpuSeconds.toFixed(0)} CPU-s`,
+          );
+        }
+        const log = await readFile(logFile, 'utf8').catch(() => '');
+        const line = log.split('\n').find((l) => l.includes('"msg":"caches synced"'));
+        if (line) return JSON.parse(line) as { ts: string; nodes: number; pods: number };
+        if (!isAlive(controllerPid)) {
+          throw new NodeWardenError(
+            'COMMAND_FAILED',
+            `the controller exited before syncing:\n${log.split('\n').slice(-5).join('\n')}`,
+            {
+              hint: `read ${logFile} (--keep)`,
+            },
+          );
+        }
+        return null;
+      },
+      250,
+    );
     const atSync = await procSample(controllerPid);
     if (!atSync)
       throw new NodeWardenError('COMMAND_FAILED', 'the controller exited right after syncing');
@@ -903,7 +909,9 @@ try {
 } catch (error) {
   exitCode = 1;
   console.error(`bench/controller-scale failed: ${describeError(error)}`);
-  if (error instanceof NodeWardenError && error.hint) console.error(`hint: ${error.hint}`);
+  console.error(
+    `hint: ${error instanceof NodeWardenError && error.hint ? error.hint : 'rerun with --keep and read the logs in the bench dir'}`,
+  );
 } finally {
   say('cleaning up');
   await cleanup();
