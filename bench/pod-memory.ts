@@ -1,5 +1,5 @@
-// bench/pod-memory — what one pod costs the controller's cache: N pods shaped
-// like bench/controller-scale's (and a kubelet's status on top), as the API
+// bench/pod-memory — what one pod costs the controller's cache: N pods as
+// bench/controller-scale creates them (bench/scale-objects.ts), as the API
 // server pages them (500 a page, JSON text), parsed and mapped by toPod as the
 // informer does, kept, then dropped; the V8 heap before and after the drop
 // (both after a full GC) is what the kept snapshots held.
@@ -8,6 +8,7 @@
 import { toPod } from '../src/kube/map.ts';
 import type { PodSnapshot } from '../src/core/cluster.ts';
 import { numberFlag } from './flags.ts';
+import { podObject, podRunning } from './scale-objects.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) {
@@ -16,65 +17,42 @@ if (gc === undefined) {
 }
 const count = numberFlag('pods', 30_000, 500, 500_000);
 const PAGE = 500;
-const at = '2026-12-05T00:25:01Z';
+/** The bench's node count: pods are spread over this many nodes. */
+const NODES = 5_000;
 
-/** Pod i as the API server lists it: bench/controller-scale's spec, a kubelet's status. */
+/** The tolerations admission adds to every pod (DefaultTolerationSeconds). */
+const ADMITTED = ['not-ready', 'unreachable'].map((why) => ({
+  key: `node.kubernetes.io/${why}`,
+  operator: 'Exists',
+  effect: 'NoExecute',
+  tolerationSeconds: 300,
+}));
+
+interface RawPod {
+  readonly metadata: Record<string, unknown>;
+  readonly spec: { readonly tolerations: readonly unknown[] } & Record<string, unknown>;
+}
+
+/**
+ * Pod i as the API server lists it: what bench/controller-scale creates and
+ * its first status (bench/scale-objects.ts), plus what the server adds (uid,
+ * resourceVersion, creation time, managed fields, admission's tolerations,
+ * priority and QoS class).
+ */
 function rawPod(i: number): unknown {
-  const gpu = i % 10 === 0;
-  const node = `kwok-gpu-${String(i % 5000).padStart(5, '0')}`;
+  const created = podObject(i, NODES).body as RawPod;
+  const { status } = podRunning(i).body as { status: Record<string, unknown> };
   return {
+    ...created,
     metadata: {
-      name: `train-${String(Math.floor(i / 30)).padStart(5, '0')}-${String(i).padStart(6, '0')}`,
-      namespace: `scale-${String(i % 10).padStart(2, '0')}`,
+      ...created.metadata,
       uid: `5f0c${String(i).padStart(8, '0')}-1f2e-4c3b-9a8d-7e6f5a4b3c2d`,
       resourceVersion: String(100_000 + i),
-      creationTimestamp: at,
-      labels: {
-        app: `train-${Math.floor(i / 30)}`,
-        tier: gpu ? 'gpu' : 'cpu',
-        team: `team-${i % 17}`,
-      },
-      annotations: { 'nodewarden.dev/bench': 'controller-scale' },
-      managedFields: [{ manager: 'bench', operation: 'Update', time: at }],
+      creationTimestamp: status['startTime'],
+      managedFields: [{ manager: 'bench', operation: 'Update', time: status['startTime'] }],
     },
-    spec: {
-      nodeName: node,
-      tolerations: [
-        { key: 'kwok.x-k8s.io/node', operator: 'Exists', effect: 'NoSchedule' },
-        {
-          key: 'node.kubernetes.io/not-ready',
-          operator: 'Exists',
-          effect: 'NoExecute',
-          tolerationSeconds: 300,
-        },
-        {
-          key: 'node.kubernetes.io/unreachable',
-          operator: 'Exists',
-          effect: 'NoExecute',
-          tolerationSeconds: 300,
-        },
-      ],
-      containers: [
-        {
-          name: 'main',
-          image: 'registry.example/ml/trainer:2025.08',
-          resources: {
-            requests: { cpu: '2', memory: '8Gi', ...(gpu ? { 'nvidia.com/gpu': '1' } : {}) },
-            limits: { cpu: '4', memory: '16Gi', ...(gpu ? { 'nvidia.com/gpu': '1' } : {}) },
-          },
-        },
-      ],
-      priority: 0,
-    },
-    status: {
-      phase: 'Running',
-      qosClass: 'Burstable',
-      podIP: `10.128.${(i >> 8) & 255}.${i & 255}`,
-      startTime: at,
-      containerStatuses: [
-        { name: 'main', restartCount: 0, ready: true, state: { running: { startedAt: at } } },
-      ],
-    },
+    spec: { ...created.spec, tolerations: [...created.spec.tolerations, ...ADMITTED], priority: 0 },
+    status: { ...status, qosClass: 'Burstable' },
   };
 }
 
