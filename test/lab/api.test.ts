@@ -6,7 +6,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runCommand } from '../../src/host/command.ts';
 import { loadKubeConfig } from '../../src/kube/config.ts';
 import { kubeRequest } from '../../src/kube/http.ts';
-import { startController, stopController, type Controller } from './controller-process.ts';
+import {
+  startController,
+  stopController,
+  untilLeader,
+  type Controller,
+} from './controller-process.ts';
 import { createObject, deleteObject } from './kube-objects.ts';
 import { labStatus } from './lab-harness.ts';
 import { until } from '../support/until.ts';
@@ -128,10 +133,11 @@ describe.skipIf(lab.skip !== null)('HTTP API with --auth tokenreview on the lab 
       ],
     });
     const controller = c;
-    await until('controller serving', 60_000, async () =>
-      controller.logs().includes('became leader') && (await api('GET', '/healthz', null)).status
-        ? true
-        : null,
+    await untilLeader(controller);
+    await until(
+      'controller serving',
+      60_000,
+      async () => (await api('GET', '/healthz', null)).status > 0,
     );
   }, 120_000);
 
