@@ -108,7 +108,7 @@ try {
       const k = await controllerPlanTargets(name);
       if (k !== null) ks.set(name, k);
     }
-    return ks.size === names.length ? true : null;
+    return ks.size === names.length;
   });
   await sleep(warmupS * 1000);
 

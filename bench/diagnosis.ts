@@ -105,7 +105,7 @@ async function waitLastWords(db: string, node: string, text: string): Promise<vo
   try {
     await until(`the kernel line of ${node} stored as last words`, 20_000, async () => {
       const words = await store.lastWords(node, new Date(Date.now() - 60_000).toISOString());
-      return JSON.stringify(words).includes(text.slice(0, 30)) ? true : null;
+      return JSON.stringify(words).includes(text.slice(0, 30));
     });
   } finally {
     await store.close();

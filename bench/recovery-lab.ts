@@ -123,7 +123,7 @@ async function runMode(
     await until('the MIG node Ready, untainted, uncordoned again', 120_000, async () => {
       const n = toNode(await kubeRequest<unknown>(kc, 'GET', `/api/v1/nodes/${MIG}`, 5_000));
       const ready = n.conditions.find((x) => x.type === 'Ready')?.status;
-      return ready === 'True' && n.taints.length === 0 && !n.unschedulable ? true : null;
+      return ready === 'True' && n.taints.length === 0 && !n.unschedulable;
     });
   }
 }

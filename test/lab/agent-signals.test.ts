@@ -96,13 +96,13 @@ describe.skipIf(lab.skip !== null)('agent signals through the lab controller', (
       ],
     });
     const controller = c;
-    await until('leader', 30_000, () =>
-      controller.logs().includes('became leader') ? true : null,
-    );
+    await until('leader', 30_000, () => controller.logs().includes('became leader'));
     // Agents poll their plan every 10 s; the MIG node's agent pushes last words every 5 s.
     const since = Date.now();
-    await until('the MIG agent pushing last words', 30_000, async () =>
-      (await lastWords(db, since - 60_000)).length > 0 ? true : null,
+    await until(
+      'the MIG agent pushing last words',
+      30_000,
+      async () => (await lastWords(db, since - 60_000)).length > 0,
     );
     await new Promise((r) => setTimeout(r, 10_000));
   }, 120_000);
@@ -164,7 +164,7 @@ describe.skipIf(lab.skip !== null)('agent signals through the lab controller', (
     await nodewardenOk(lab.dir, ['lab', 'kmsg', MIG, XID_79]);
     await until('GI 7 at 45.5 % stored as last words', 60_000, async () => {
       const series = gi7Series(await lastWords(db, rampAt - 1_000));
-      return series.some((s) => s.percent >= 45) ? true : null;
+      return series.some((s) => s.percent >= 45);
     });
     const before = healthLines(controller).length;
     const cutAt = Date.now();
@@ -173,7 +173,7 @@ describe.skipIf(lab.skip !== null)('agent signals through the lab controller', (
       const store = await openStore(`sqlite:${db}`);
       try {
         const incidents = await store.listIncidents({ node: MIG_NODE });
-        return incidents.some((i) => Date.parse(i.openedAt) >= cutAt) ? true : null;
+        return incidents.some((i) => Date.parse(i.openedAt) >= cutAt);
       } finally {
         await store.close();
       }

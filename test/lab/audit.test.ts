@@ -226,7 +226,7 @@ describe.skipIf(lab.skip !== null)('audits against the lab control plane', () =>
     });
     await until('the audit test pods Running', 60_000, async () => {
       const mine = await pods(WHATIF_NS);
-      return mine.length === 9 && mine.every((p) => p.phase === 'Running') ? true : null;
+      return mine.length === 9 && mine.every((p) => p.phase === 'Running');
     });
     const run = await nodewarden(
       lab.dir,
@@ -325,7 +325,7 @@ describe.skipIf(lab.skip !== null)('audits against the lab control plane', () =>
     }
     await until('the test pods Running', 60_000, async () => {
       const mine = await pods(WHATIF_NS);
-      return mine.every((p) => p.phase === 'Running') ? true : null;
+      return mine.every((p) => p.phase === 'Running');
     });
 
     // The prediction, through the CLI as an operator would ask for it.

@@ -63,7 +63,7 @@ export async function untilLeader(c: Controller, timeoutMs = 60_000): Promise<vo
   await until(`${c.identity} leads`, timeoutMs, () => {
     if (c.child.exitCode !== null)
       throw new Error(`the controller exited (${c.child.exitCode}):\n${logTail(c)}`);
-    return c.logs().includes('became leader') ? true : null;
+    return c.logs().includes('became leader');
   });
 }
 

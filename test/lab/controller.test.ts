@@ -66,16 +66,14 @@ describe.skipIf(lab.skip !== null)('nodewarden controller on the lab control pla
   it('link-down on the MIG node opens exactly one incident naming it; heal resolves it', async () => {
     const db = `sqlite:${join(dir, 'one.db')}`;
     const c = startController('solo', db);
-    await until('caches synced', 30_000, () => (c.logs().includes('caches synced') ? true : null));
-    await until('leader', 30_000, () => (c.logs().includes('became leader') ? true : null));
+    await until('caches synced', 30_000, () => c.logs().includes('caches synced'));
+    await until('leader', 30_000, () => c.logs().includes('became leader'));
     const cutAt = Date.now();
     await nodewardenOk(lab.dir, ['lab', 'fault', MIG, 'link-down']);
-    await until('incident opened', 60_000, () => (opened(c) ? true : null));
+    await until('incident opened', 60_000, () => opened(c));
     const openedAfterMs = Date.now() - cutAt;
     await nodewardenOk(lab.dir, ['lab', 'heal', MIG]);
-    await until('incident resolved', 120_000, () =>
-      c.logs().includes('"msg":"incident resolved"') ? true : null,
-    );
+    await until('incident resolved', 120_000, () => c.logs().includes('"msg":"incident resolved"'));
     c.child.kill('SIGTERM');
     expect(await c.exited).toBe(0);
 
@@ -113,7 +111,7 @@ describe.skipIf(lab.skip !== null)('nodewarden controller on the lab control pla
       '--agent-token-file',
       join(lab.dir, 'token'),
     ]);
-    await until('leader', 30_000, () => (c.logs().includes('became leader') ? true : null));
+    await until('leader', 30_000, () => c.logs().includes('became leader'));
     // Agents poll their plan every 10 s and push every second: wait until they report.
     await new Promise((r) => setTimeout(r, 15_000));
     const xid =
@@ -123,14 +121,14 @@ describe.skipIf(lab.skip !== null)('nodewarden controller on the lab control pla
     try {
       await until("the Xid line stored as the MIG node's last words", 30_000, async () => {
         const words = await store.lastWords(MIG_NODE, new Date(Date.now() - 120_000).toISOString());
-        return JSON.stringify(words).includes('fallen off the bus') ? true : null;
+        return JSON.stringify(words).includes('fallen off the bus');
       });
     } finally {
       await store.close();
     }
     const cutAt = Date.now();
     await nodewardenOk(lab.dir, ['lab', 'fault', MIG, 'link-down']);
-    await until('incident opened', 60_000, () => (opened(c) ? true : null));
+    await until('incident opened', 60_000, () => opened(c));
     const seconds = (Date.now() - cutAt) / 1000;
     const line =
       c
@@ -149,10 +147,10 @@ describe.skipIf(lab.skip !== null)('nodewarden controller on the lab control pla
 
   it('the API server frozen for 30 s opens no node incident and fails readiness, not the nodes', async () => {
     const c = startController('frozen-api', `sqlite:${join(dir, 'frozen.db')}`);
-    await until('leader', 30_000, () => (c.logs().includes('became leader') ? true : null));
+    await until('leader', 30_000, () => c.logs().includes('became leader'));
     process.kill(apiserverPid, 'SIGSTOP');
     await until('API server unreachable logged', 30_000, () =>
-      c.logs().includes('API server unreachable') ? true : null,
+      c.logs().includes('API server unreachable'),
     );
     await new Promise((r) => setTimeout(r, 30_000));
     process.kill(apiserverPid, 'SIGCONT');
@@ -210,9 +208,7 @@ describe.skipIf(lab.skip !== null)('nodewarden controller on the lab control pla
     expect(standby.logs()).not.toContain('became leader');
     const killedAt = Date.now();
     leader.child.kill('SIGKILL');
-    await until('standby takes over', 30_000, () =>
-      standby.logs().includes('became leader') ? true : null,
-    );
+    await until('standby takes over', 30_000, () => standby.logs().includes('became leader'));
     const handover = (Date.now() - killedAt) / 1000;
     process.stderr.write(
       `leader election: ${leader.identity} killed, ${standby.identity} leads after ${handover.toFixed(1)} s (lease 15 s)\n`,

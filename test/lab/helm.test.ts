@@ -144,9 +144,9 @@ describe.skipIf(lab.skip !== null)('the Helm chart on the lab control plane', ()
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     controller.stderr?.setEncoding('utf8').on('data', (c: string) => (logs += c));
-    await until('caches synced', 30_000, () => (logs.includes('caches synced') ? true : null));
+    await until('caches synced', 30_000, () => logs.includes('caches synced'));
     await until('leader (the Lease in the release namespace)', 30_000, () =>
-      logs.includes('became leader') ? true : null,
+      logs.includes('became leader'),
     );
     // Agents poll their plan every 10 s: let them find this controller.
     await new Promise((r) => setTimeout(r, 12_000));
@@ -160,9 +160,7 @@ describe.skipIf(lab.skip !== null)('the Helm chart on the lab control plane', ()
     const seconds = (Date.now() - cutAt) / 1000;
     expect(line).toContain(MIG_NODE);
     await nodewardenOk(lab.dir, ['lab', 'heal', MIG]);
-    await until('incident resolved', 120_000, () =>
-      logs.includes('"msg":"incident resolved"') ? true : null,
-    );
+    await until('incident resolved', 120_000, () => logs.includes('"msg":"incident resolved"'));
     controller.kill('SIGTERM');
     await new Promise((r) => controller?.once('exit', r));
 

@@ -427,14 +427,13 @@ describe.skipIf(lab.skip !== null)('the OpenStack adapter against the lab OpenSt
     if (port === undefined) throw new Error('server c has no interface');
     const before = await cloud.ports(servers.c);
     await cloud.detachInterface(servers.c, port);
-    await untilCloud('interface detached', async () =>
-      (await cloud.interfaces(servers.c)).length === 0 ? true : null,
+    await untilCloud(
+      'interface detached',
+      async () => (await cloud.interfaces(servers.c)).length === 0,
     );
     // Found against the real services: a port Nova created at boot (networks: [{uuid}])
     // is deleted on detach, not kept unbound — it cannot be attached again.
-    await untilCloud('port deleted', async () =>
-      (await cloud.ports(servers.c)).length === 0 ? true : null,
-    );
+    await untilCloud('port deleted', async () => (await cloud.ports(servers.c)).length === 0);
     const gone = await rest('GET', `${NEUTRON}/ports/${port}`, { token: memberToken, ok: [404] });
     expect(gone.status).toBe(404);
     const fresh = field(
@@ -452,7 +451,7 @@ describe.skipIf(lab.skip !== null)('the OpenStack adapter against the lab OpenSt
     );
     await cloud.attachInterface(servers.c, fresh);
     await untilCloud('interface attached', async () =>
-      (await cloud.interfaces(servers.c)).includes(fresh) ? true : null,
+      (await cloud.interfaces(servers.c)).includes(fresh),
     );
     const ports = await (await admin()).ports(servers.c);
     expect(ports.map((p) => p.id)).toEqual([fresh]);
@@ -614,15 +613,16 @@ describe.skipIf(lab.skip !== null)('the OpenStack adapter against the lab OpenSt
       const node = await labNode(BYSTANDER);
       const id = node.novaServer?.serverId ?? '';
       await cloud.powerAction(id, 'stop');
-      await untilCloud('the lab node powered off by the hypervisor', async () =>
-        (await vmNow(node.name)).power === 'shutoff' ? true : null,
+      await untilCloud(
+        'the lab node powered off by the hypervisor',
+        async () => (await vmNow(node.name)).power === 'shutoff',
       );
       expect((await labNode(node.name)).kubelet.pid).toBeNull();
       await settled(cloud, id, 'SHUTOFF');
       await cloud.powerAction(id, 'start');
       await untilCloud('the lab node booted', async () => {
         const vm = await vmNow(node.name);
-        return vm.power === 'running' && vm.task === null ? true : null;
+        return vm.power === 'running' && vm.task === null;
       });
       const actions = (await vmNow(node.name)).actions.map((a) => a.action);
       expect(actions.slice(-2)).toEqual(['stop', 'start']);
@@ -638,14 +638,15 @@ describe.skipIf(lab.skip !== null)('the OpenStack adapter against the lab OpenSt
       const server = (await labNode('pkmt5')).novaServer;
       if (server === undefined) throw new Error('pkmt5 has no Nova server');
       await cloud.detachInterface(server.serverId, server.portId);
-      await untilCloud('interface detached', async () =>
-        (await cloud.interfaces(server.serverId)).length === 0 ? true : null,
+      await untilCloud(
+        'interface detached',
+        async () => (await cloud.interfaces(server.serverId)).length === 0,
       );
       const kept = await rest('GET', `${NEUTRON}/ports/${server.portId}`, { token: memberToken });
       expect((kept.body['port'] as { device_id?: string }).device_id).toBe('');
       await cloud.attachInterface(server.serverId, server.portId);
       await untilCloud('the same port attached again', async () =>
-        (await cloud.interfaces(server.serverId)).includes(server.portId) ? true : null,
+        (await cloud.interfaces(server.serverId)).includes(server.portId),
       );
       const actions = await cloud.instanceActions(server.serverId);
       expect(actions.map((a) => a.action)).toEqual(

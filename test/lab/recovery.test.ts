@@ -231,7 +231,7 @@ describe.skipIf(lab.skip !== null)('lab recovery: the remediation ladder end to 
         throw new Error(
           `the remediation did not succeed: ${seen.join(', ')}\n${logTail(controller)}`,
         );
-      return seen.includes('remediation:succeeded') ? true : null;
+      return seen.includes('remediation:succeeded');
     }).catch((error: unknown) => {
       throw new Error(`${String(error)}\n${logTail(controller)}`);
     });
@@ -293,7 +293,7 @@ describe.skipIf(lab.skip !== null)('lab recovery: the remediation ladder end to 
     );
 
     await until('max-unhealthy engaged in /metrics', 60_000, async () =>
-      (await metrics()).includes(brakeLine('max-unhealthy', 1)) ? true : null,
+      (await metrics()).includes(brakeLine('max-unhealthy', 1)),
     ).catch((error: unknown) => {
       throw new Error(`${String(error)}\n${logTail(controller)}`);
     });
@@ -325,7 +325,7 @@ describe.skipIf(lab.skip !== null)('lab recovery: the remediation ladder end to 
     const stoppedAt = Date.now();
     try {
       await until('api-unreachable engaged in /metrics', 45_000, async () =>
-        (await metrics()).includes(brakeLine('api-unreachable', 1)) ? true : null,
+        (await metrics()).includes(brakeLine('api-unreachable', 1)),
       );
       // Away longer than the grace period, so every Lease is stale when it returns.
       const away = (SHARED_LAB_TIMING.gracePeriodSeconds + 10) * 1000;

@@ -141,8 +141,6 @@ function logLines(msg: string): Record<string, unknown>[] {
   return controller === null ? [] : controllerLogLines(controller, msg);
 }
 
-/** The end of the controller's log, for a failure message. */
-
 /** A table row from a verdict (the log line's fields, or the diagnose route's body: the same names). */
 function rowOf(
   s: Scenario,
@@ -251,7 +249,7 @@ describe.skipIf(lab.skip !== null)('lab scenarios: each fault yields its root ca
               s.node,
               new Date(Date.now() - 60_000).toISOString(),
             );
-            return JSON.stringify(words).includes(s.kmsg?.slice(0, 30) ?? '') ? true : null;
+            return JSON.stringify(words).includes(s.kmsg?.slice(0, 30) ?? '');
           });
         } finally {
           await store.close();

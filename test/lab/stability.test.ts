@@ -134,7 +134,7 @@ async function migReady(): Promise<void> {
       status: { conditions: { type: string; status: string }[] };
     }>(kc, 'GET', `/api/v1/nodes/${MIG_NODE}`, 10_000);
     const ready = node.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True');
-    return ready && (node.spec.taints ?? []).length === 0 ? true : null;
+    return ready && (node.spec.taints ?? []).length === 0;
   });
 }
 
@@ -188,9 +188,7 @@ describe.skipIf(lab.skip !== null)(
       expect(r.steps.at(-1)?.gpuMaxPercent ?? 0).toBeGreaterThan(30);
       expect(r.steps.every((s) => s.problems.length === 0)).toBe(true);
       expect(await leftovers()).toEqual([]);
-      await until('the simulated GPU back at 0 %', 15_000, async () =>
-        (await gpuPercent()) === 0 ? true : null,
-      );
+      await until('the simulated GPU back at 0 %', 15_000, async () => (await gpuPercent()) === 0);
     }, 120_000);
 
     it('30 % loss above 40 % GPU memory fails, at the step that reached 40 %', async () => {
@@ -230,12 +228,8 @@ describe.skipIf(lab.skip !== null)(
         out,
       );
       // Cancel once the load is really on: the Job's pod is there and the GPU is rising.
-      await until('the Job created', 30_000, () =>
-        Promise.resolve(t.stdout().includes('created on') ? true : null),
-      );
-      await until('the simulated GPU above 0 %', 30_000, async () =>
-        (await gpuPercent()) > 0 ? true : null,
-      );
+      await until('the Job created', 30_000, () => t.stdout().includes('created on'));
+      await until('the simulated GPU above 0 %', 30_000, async () => (await gpuPercent()) > 0);
       expect((await leftovers()).some((x) => x.startsWith('pod/'))).toBe(true);
       t.child.kill('SIGINT');
       const run = await t.done;
@@ -247,9 +241,7 @@ describe.skipIf(lab.skip !== null)(
       expect(run.code).toBe(1);
       // Foreground deletion: when the command has returned, the pod is gone too.
       expect(await leftovers()).toEqual([]);
-      await until('the simulated GPU back at 0 %', 15_000, async () =>
-        (await gpuPercent()) === 0 ? true : null,
-      );
+      await until('the simulated GPU back at 0 %', 15_000, async () => (await gpuPercent()) === 0);
     }, 120_000);
 
     it('the controller runs one on its schedule and stores it like a manual run', async () => {
