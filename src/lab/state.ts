@@ -254,21 +254,18 @@ async function lockCandidate(path: string, content: string): Promise<string> {
 }
 
 /**
- * Creates the lock at `path` holding `content` if there is none. The file
- * appears with its contents already written (a hard link of a complete
- * temporary file), so a reader never sees an empty lock and takes it for a
- * dead one.
+ * Creates the lock at `path` as a hard link of `candidate` (a complete,
+ * synced file from lockCandidate) if there is none, so a reader never sees an
+ * empty lock and takes it for a dead one. The candidate stays for the next
+ * try; the caller removes it.
  */
-async function placeLock(path: string, content: string): Promise<boolean> {
-  const temporary = await lockCandidate(path, content);
+async function placeLock(path: string, candidate: string): Promise<boolean> {
   try {
-    await link(temporary, path);
+    await link(candidate, path);
     return true;
   } catch (error) {
     if (isErrno(error, 'EEXIST')) return false;
     throw error;
-  } finally {
-    await rm(temporary, { force: true });
   }
 }
 
@@ -334,30 +331,36 @@ export async function withLabLock<T>(
   await mkdir(dir, { recursive: true, mode: 0o755 });
   const mine = lockContent();
   const deadline = Date.now() + waitMs;
-  for (;;) {
-    if (await placeLock(path, mine)) break;
-    const seen = await readFile(path, 'utf8').catch((error: unknown) => {
-      if (isErrno(error, 'ENOENT')) return null;
-      throw error;
-    });
-    if (seen === null) continue; // released between our link and our read
-    const holder = lockHolder(seen);
-    const dead = !Number.isInteger(holder) || holder <= 0 || !pidIsRunning(holder);
-    if (dead && (await takeOverStaleLock(path, seen, mine))) break;
-    if (Date.now() > deadline) {
-      throw dead
-        ? new NodeWardenError(
-            'CONFLICT',
-            `the lab lock ${path} was left by pid ${holder}, which is gone, and another command's takeover of it did not finish`,
-            {
-              hint: `if no lab command is running, remove ${path} and ${takeoverClaim(path, seen)}`,
-            },
-          )
-        : new NodeWardenError('CONFLICT', `another lab command (pid ${holder}) holds ${path}`, {
-            hint: 'wait for it to finish; lab commands run one at a time',
-          });
+  // One candidate file for every try: waiting polls link it, not rewrite it.
+  const candidate = await lockCandidate(path, mine);
+  try {
+    for (;;) {
+      if (await placeLock(path, candidate)) break;
+      const seen = await readFile(path, 'utf8').catch((error: unknown) => {
+        if (isErrno(error, 'ENOENT')) return null;
+        throw error;
+      });
+      if (seen === null) continue; // released between our link and our read
+      const holder = lockHolder(seen);
+      const dead = !Number.isInteger(holder) || holder <= 0 || !pidIsRunning(holder);
+      if (dead && (await takeOverStaleLock(path, seen, mine))) break;
+      if (Date.now() > deadline) {
+        throw dead
+          ? new NodeWardenError(
+              'CONFLICT',
+              `the lab lock ${path} was left by pid ${holder}, which is gone, and another command's takeover of it did not finish`,
+              {
+                hint: `if no lab command is running, remove ${path} and ${takeoverClaim(path, seen)}`,
+              },
+            )
+          : new NodeWardenError('CONFLICT', `another lab command (pid ${holder}) holds ${path}`, {
+              hint: 'wait for it to finish; lab commands run one at a time',
+            });
+      }
+      await new Promise((r) => setTimeout(r, dead ? 10 : 100));
     }
-    await new Promise((r) => setTimeout(r, dead ? 10 : 100));
+  } finally {
+    await rm(candidate, { force: true });
   }
   try {
     return await fn();
