@@ -390,15 +390,21 @@ export interface CheckedQuery {
   readonly before: string | undefined;
 }
 
+/** `value` as a page size: an integer from 1 to MAX_LIMIT, else BAD_INPUT naming `what`. */
+function checkedLimit(value: unknown, what: string, hint: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_LIMIT) {
+    throw badInput(`${what} must be an integer from 1 to ${MAX_LIMIT}, got ${show(value)}`, hint);
+  }
+  return value;
+}
+
 export function query(value: IncidentQuery | undefined): CheckedQuery {
   const q = record(value ?? {}, 'incident query');
-  const limit = q.limit ?? DEFAULT_LIMIT;
-  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-    throw badInput(
-      `incident query limit must be an integer from 1 to ${MAX_LIMIT}, got ${show(limit)}`,
-      `page with before= instead of asking for more than ${MAX_LIMIT}`,
-    );
-  }
+  const limit = checkedLimit(
+    q.limit ?? DEFAULT_LIMIT,
+    'incident query limit',
+    `page with before= instead of asking for more than ${MAX_LIMIT}`,
+  );
   return {
     status: q.status === undefined ? undefined : member(STATUSES, q.status, 'query.status'),
     node: q.node === undefined ? undefined : nodeName(q.node, 'query.node'),
@@ -417,16 +423,10 @@ export interface CheckedAuditQuery {
 
 export function auditQuery(value: AuditQuery): CheckedAuditQuery {
   const q = record(value, 'audit query');
-  const limit = q.limit ?? null;
-  if (
-    limit !== null &&
-    (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT)
-  ) {
-    throw badInput(
-      `audit query limit must be an integer from 1 to ${MAX_LIMIT}, got ${show(limit)}`,
-      'leave limit out to get every matching record',
-    );
-  }
+  const limit =
+    q.limit === undefined || q.limit === null
+      ? null
+      : checkedLimit(q.limit, 'audit query limit', 'leave limit out to get every matching record');
   return {
     action: text(q.action, 'audit query action', MAX_ID),
     node: q.node === undefined ? null : nodeName(q.node, 'audit query node'),
