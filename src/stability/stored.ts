@@ -7,6 +7,7 @@
 import { NodeWardenError } from '../core/errors.ts';
 import type { StabilityTestSummary } from '../core/stability.ts';
 import type { AuditRecord, IncidentStore } from '../store/port.ts';
+import { isStorableId } from '../store/validate.ts';
 import { STABILITY_AUDIT_ACTION } from './prepare.ts';
 
 export type { StabilityTestSummary };
@@ -74,19 +75,13 @@ export async function stabilityTestReport(
   id: string,
   format: StabilityReportFormat,
 ): Promise<string> {
-  const notFound = (cause?: unknown) =>
+  const notFound = () =>
     new NodeWardenError('NOT_FOUND', `no stability test ${id}`, {
       hint: 'GET /api/v1/stability-tests lists them with their ids',
-      cause,
     });
-  let record: AuditRecord | undefined;
-  try {
-    [record] = await store.findAudit({ action: STABILITY_AUDIT_ACTION, id });
-  } catch (error) {
-    // The action is fixed, so BAD_INPUT is about the id: one the store could never have kept.
-    if (error instanceof NodeWardenError && error.code === 'BAD_INPUT') throw notFound(error);
-    throw error;
-  }
+  // An id the store could never have kept (empty, too long) is unknown, not bad input.
+  if (!isStorableId(id)) throw notFound();
+  const [record] = await store.findAudit({ action: STABILITY_AUDIT_ACTION, id });
   if (record === undefined) throw notFound();
   const e = evidenceOf(record);
   if (format === 'json') return JSON.stringify(e.report ?? null, null, 2) + '\n';

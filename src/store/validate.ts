@@ -4,7 +4,7 @@
  * in PostgreSQL), JSON as text that JSONB can hold, strings both databases
  * keep byte for byte. Pure: no I/O, no driver.
  */
-import { badInput } from '../core/errors.ts';
+import { badInput, type NodeWardenError } from '../core/errors.ts';
 import type {
   AffectedPod,
   Incident,
@@ -110,31 +110,43 @@ export function optionalInstant(value: unknown, field: string): string | null {
  * and JSONB, and an unpaired surrogate cannot be written as UTF-8.
  */
 export function text(value: unknown, field: string, max: number, allowEmpty = false): string {
+  const problem = textProblem(value, field, max, allowEmpty);
+  if (problem !== null) throw problem;
+  return value as string;
+}
+
+/** Why `value` is not a storable text (text's rules), as its BAD_INPUT; null when it is. */
+function textProblem(
+  value: unknown,
+  field: string,
+  max: number,
+  allowEmpty: boolean,
+): NodeWardenError | null {
   if (typeof value !== 'string') {
-    throw badInput(`${field} must be a string, got ${show(value)}`, `set ${field}`);
+    return badInput(`${field} must be a string, got ${show(value)}`, `set ${field}`);
   }
   if (!allowEmpty && value.length === 0) {
-    throw badInput(`${field} must not be empty`, `set ${field}`);
+    return badInput(`${field} must not be empty`, `set ${field}`);
   }
   if (value.length > max) {
-    throw badInput(
+    return badInput(
       `${field} is ${value.length} characters, more than ${max}`,
       `shorten ${field} or store the bulk as last words`,
     );
   }
   if (value.includes('\u0000')) {
-    throw badInput(
+    return badInput(
       `${field} contains U+0000 (NUL), which PostgreSQL cannot store`,
       'strip NUL characters (e.g. from kernel logs) before storing',
     );
   }
   if (/\p{Cs}/u.test(value)) {
-    throw badInput(
+    return badInput(
       `${field} contains an unpaired UTF-16 surrogate`,
       'store well-formed Unicode text',
     );
   }
-  return value;
+  return null;
 }
 
 function member<T extends string>(set: Record<T, true>, value: unknown, field: string): T {
@@ -210,6 +222,11 @@ export function parseJson(textValue: string): JsonValue {
 
 export function id(value: unknown, field = 'id'): string {
   return text(value, field, MAX_ID);
+}
+
+/** Whether `value` passes id(): one the store could ever have kept. */
+export function isStorableId(value: unknown): boolean {
+  return textProblem(value, 'id', MAX_ID, false) === null;
 }
 
 export function nodeName(value: unknown, field = 'node'): string {
