@@ -27,6 +27,11 @@ import { openStore } from '../store/open.ts';
 import type { JsonValue } from '../store/port.ts';
 import { EXIT_OK, EXIT_UNHEALTHY, intFlag, parseFlags, type Command } from './command.ts';
 
+/** The default p99 limits as the help and the hints name them: `L2 200, L3 200, …`. */
+const DEFAULT_P99_TEXT = Object.entries(DEFAULT_STABILITY_THRESHOLDS.maxP99Ms)
+  .map(([layer, ms]) => `${layer} ${ms}`)
+  .join(', ');
+
 const help = `nodewarden stability-test — does GPU load break this node's network?
 
 Usage:
@@ -63,8 +68,8 @@ Options:
   --reference N     the reference node (default: the first other Ready node by name)
   --rate N          probes per second per target (default 5)
   --max-loss P      loss above P% in a step fails it (default ${DEFAULT_STABILITY_THRESHOLDS.maxLossPct})
-  --max-p99 L=MS,…  p99 latency limits per layer, e.g. L4=500,L7=2000 (default L2 200,
-                    L3 200, L4 300, L7 1000 ms; a probe times out at 1000 ms)
+  --max-p99 L=MS,…  p99 latency limits per layer, e.g. L4=500,L7=2000 (default
+                    ${DEFAULT_P99_TEXT} ms; a probe times out at 1000 ms)
   --namespace NS    where the Job runs (default default)
   --image I         load image (default ${DEFAULT_IMAGE}: PyTorch with CUDA)
   --command JSON    load command as a JSON array (default: python3 -c <a program that
@@ -135,6 +140,7 @@ export function stabilitySettingsFromFlags(
     );
   }
   const dcgmUrl = get('dcgm-url');
+  const maxP99 = get('max-p99');
   return {
     profile,
     toPercent: percentFlag(`${prefix}to`, get('to'), d.toPercent),
@@ -143,9 +149,7 @@ export function stabilitySettingsFromFlags(
     steps: intFlag(`${prefix}steps`, get('steps'), d.steps, 1, 100),
     rateHz: intFlag(`${prefix}rate`, get('rate'), d.rateHz, 1, 20),
     maxLossPct: intFlag(`${prefix}max-loss`, get('max-loss'), d.maxLossPct, 0, 100),
-    ...(get('max-p99') === undefined
-      ? {}
-      : { maxP99Ms: p99Flag(`${prefix}max-p99`, get('max-p99') ?? '') }),
+    ...(maxP99 === undefined ? {} : { maxP99Ms: p99Flag(`${prefix}max-p99`, maxP99) }),
     namespace: get('namespace') ?? d.namespace,
     image: get('image') ?? d.image,
     command: commandFlag(`${prefix}command`, get('command')) ?? d.command,
@@ -162,7 +166,7 @@ function p99Flag(name: string, value: string): Partial<Record<Layer, number>> {
     if (!m || ms < 1 || ms > 600_000) {
       throw badInput(
         `--${name} "${part}" is not <layer>=<ms> (layers L2, L3, L4, L7; 1–600000 ms)`,
-        `pass e.g. --${name} L4=500,L7=2000 (defaults: L2 200, L3 200, L4 300, L7 1000)`,
+        `pass e.g. --${name} L4=500,L7=2000 (defaults: ${DEFAULT_P99_TEXT})`,
       );
     }
     out[m[1] as Layer] = ms;
