@@ -454,11 +454,14 @@ async function build(ctx: LabContext, plan: LabPlan, request: LabUpRequest): Pro
   }
 
   step = performance.now();
+  // Each GPU node's simulator record (null for other nodes), by node index: the
+  // stand-ins need its control file and the simulators below start from it.
+  const gpus = nodes.map((node) => gpuSimRecord(ctx.dir, node));
   const pids = await Promise.all(
-    nodes.map(async (node) => {
+    nodes.map(async (node, i) => {
       // A GPU node's stand-in plays stability-test pods on its simulator: it needs the
       // simulator's control file now (the simulator itself starts below).
-      const gpu = gpuSimRecord(ctx.dir, node);
+      const gpu = gpus[i] ?? null;
       const pid = await startStandin(gpu === null ? node : { ...node, gpu }, paths.token);
       ctx.progress(
         `kubelet stand-in ${nodeSuffix(node.name)}: pid ${pid}, https://${node.ip}:${node.kubelet.port}/healthz`,
@@ -475,8 +478,8 @@ async function build(ctx: LabContext, plan: LabPlan, request: LabUpRequest): Pro
 
   // A GPU simulator on each GPU node (DCGM-exporter format on :9400), scripted by `lab gpu`.
   step = performance.now();
-  for (const node of state.nodes) {
-    const gpu = gpuSimRecord(ctx.dir, node);
+  for (const [i, node] of state.nodes.entries()) {
+    const gpu = gpus[i] ?? null;
     if (gpu === null) continue;
     const pid = await startGpuSim(node, gpu);
     state = withNode(state, { ...node, gpu: { ...gpu, pid } }, now(ctx));
