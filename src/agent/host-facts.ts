@@ -81,11 +81,6 @@ function routeGateway(hex: string | undefined): string | null {
   return octets.join('.');
 }
 
-/** The interface of the default route; null when there is none. */
-export async function defaultRouteInterface(paths: HostPaths = HOST_PATHS): Promise<string | null> {
-  return (await defaultRoute(paths))?.iface ?? null;
-}
-
 /** The first interface that is up and not loopback, for hosts without a default route. */
 export async function firstUpInterface(paths: HostPaths = HOST_PATHS): Promise<string | null> {
   let names: string[];

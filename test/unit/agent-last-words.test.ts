@@ -10,7 +10,7 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControllerClient } from '../../src/agent/controller-client.ts';
 import { LastWords } from '../../src/agent/last-words.ts';
-import { defaultRouteInterface, readInterfaces } from '../../src/agent/host-facts.ts';
+import { defaultRoute, readInterfaces } from '../../src/agent/host-facts.ts';
 import type { NodeSnapshot } from '../../src/core/cluster.ts';
 import { systemClock } from '../../src/core/clock.ts';
 import { silentLogger } from '../../src/core/logger.ts';
@@ -58,7 +58,7 @@ function fixtureHost(dir: string): { sys: string; proc: string } {
 describe('last words', () => {
   it('reads the uplink from the default route and its counters from sysfs', async () => {
     const paths = fixtureHost(mkdtempSync(join(tmpdir(), 'nw-lw-')));
-    expect(await defaultRouteInterface(paths)).toBe('ens3');
+    expect((await defaultRoute(paths))?.iface).toBe('ens3');
     const nics = await readInterfaces(null, paths);
     expect(nics.uplink).toBe('ens3');
     // 01003E0A in /proc/net/route is 10.62.0.1 (little-endian).
