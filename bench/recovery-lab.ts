@@ -18,7 +18,7 @@ import { toNode } from '../src/kube/map.ts';
 import type { LabStatus } from '../src/lab/lab.ts';
 import { openStore } from '../src/store/open.ts';
 import { startController, stopController, untilLeader } from '../test/lab/controller-process.ts';
-import { labNamespaces, labStatus, nodewarden, nodewardenOk } from '../test/lab/lab-cli.ts';
+import { labNamespaces, labStatus, NODE, nodewarden, nodewardenOk } from '../test/lab/lab-cli.ts';
 import { timelineRows, type Run } from './recovery-timeline.ts';
 import { until } from '../test/support/until.ts';
 
@@ -30,15 +30,13 @@ export interface LabBenchOptions {
   readonly log: (line: string) => void;
 }
 
-const MIG = 'tkai-oks-md-1-193cfbbbb78b-zfz7s-bkqzq';
-
 /** Ready status of the MIG node and its Lease's last renewal (ms), from the API server. */
 async function readMig(kc: KubeConfig): Promise<{ ready: string; renewedAt: number }> {
-  const node = toNode(await kubeRequest<unknown>(kc, 'GET', `/api/v1/nodes/${MIG}`, 5_000));
+  const node = toNode(await kubeRequest<unknown>(kc, 'GET', `/api/v1/nodes/${NODE.mig}`, 5_000));
   const lease = await kubeRequest<{ spec?: { renewTime?: string } }>(
     kc,
     'GET',
-    `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${MIG}`,
+    `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${NODE.mig}`,
     5_000,
   );
   return {
@@ -92,7 +90,7 @@ async function runMode(
     await new Promise((r) => setTimeout(r, 12_000));
     const faultAt = Date.now();
     await nodewardenOk(dir, ['lab', 'fault', 'bkqzq', 'kernel-panic']);
-    o.log(`mode ${mode}: kernel-panic on ${MIG}`);
+    o.log(`mode ${mode}: kernel-panic on ${NODE.mig}`);
     let readyAgainAt: number | null = null;
     let sawNotReady = false;
     // Bounded: grace + toleration + boot delay + 3 minutes.
@@ -104,24 +102,24 @@ async function runMode(
       if (mig !== null && mig.ready !== 'True') sawNotReady = true;
       if (readyAgainAt === null && mig?.ready === 'True' && mig.renewedAt > faultAt)
         readyAgainAt = now;
-      const incident = (await store.listIncidents({ node: MIG, limit: 1 }))[0];
+      const incident = (await store.listIncidents({ node: NODE.mig, limit: 1 }))[0];
       const evicted = incident?.timeline.some((e) => e.kind === 'pod-evicted') ?? false;
       if (mode !== 'off' && incident?.status === 'resolved') break;
       if (mode === 'off' && evicted && now > faultAt + (o.gracePeriodS + o.tolerationS + 10) * 1000)
         break;
       if (now > limit) break;
     }
-    const incident = (await store.listIncidents({ node: MIG, limit: 1 }))[0];
+    const incident = (await store.listIncidents({ node: NODE.mig, limit: 1 }))[0];
     return {
       label: `lab, mode ${mode}, boot delay ${o.bootDelayS} s (Kubernetes: grace ${o.gracePeriodS} s, toleration ${o.tolerationS} s)`,
-      rows: timelineRows(incident, MIG, faultAt, readyAgainAt, sawNotReady, Date.now()),
+      rows: timelineRows(incident, NODE.mig, faultAt, readyAgainAt, sawNotReady, Date.now()),
     };
   } finally {
     await store.close();
     await stopController(c);
     await nodewardenOk(dir, ['lab', 'heal', 'bkqzq']);
     await until('the MIG node Ready, untainted, uncordoned again', 120_000, async () => {
-      const n = toNode(await kubeRequest<unknown>(kc, 'GET', `/api/v1/nodes/${MIG}`, 5_000));
+      const n = toNode(await kubeRequest<unknown>(kc, 'GET', `/api/v1/nodes/${NODE.mig}`, 5_000));
       const ready = n.conditions.find((x) => x.type === 'Ready')?.status;
       return ready === 'True' && n.taints.length === 0 && !n.unschedulable;
     });

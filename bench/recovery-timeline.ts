@@ -1,5 +1,6 @@
 /** One benchmark run's timeline, shared by the simulated and the lab runs of bench/recovery.ts. */
 import type { Incident } from '../src/core/incident.ts';
+import { nodeSuffix } from '../src/lab/topology.ts';
 
 export interface Run {
   readonly label: string;
@@ -22,7 +23,7 @@ export function timelineRows(
   const rows: [number, string][] = [];
   const hb = Date.parse(incident?.lastHeartbeatAt ?? new Date(faultAt).toISOString());
   const at = (iso: string): number => (Date.parse(iso) - hb) / 1000;
-  const name = node.slice(-5);
+  const name = nodeSuffix(node);
   const short = (text: string): string => {
     const line = text.replaceAll(node, name);
     return line.length > 100 ? `${line.slice(0, 99)}…` : line;

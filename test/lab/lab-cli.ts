@@ -1,8 +1,15 @@
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCommand, type CommandResult } from '../../src/host/command.ts';
 import type { LabStatus } from '../../src/lab/lab.ts';
 import { listNamespaces } from '../../src/lab/netns.ts';
+import { NODEWARDEN_BIN } from '../../src/lab/node-processes.ts';
+import {
+  NAMESPACE_PREFIX,
+  nodeSuffix,
+  SEED_MIG_NODE,
+  SEED_WORKER_PREFIX,
+  SEED_WORKER_SUFFIXES,
+} from '../../src/lab/topology.ts';
 
 /**
  * The built CLI run as a user runs it against a lab, and the lab's node names.
@@ -11,25 +18,32 @@ import { listNamespaces } from '../../src/lab/netns.ts';
  */
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const bin = join(repoRoot, 'bin', 'nodewarden.js');
+const bin = NODEWARDEN_BIN;
 
-/** The MIG node of the seed and two survivors, by the short names a person types. */
-export const MIG = 'bkqzq';
-export const MIG_IP = '10.62.0.30';
-export const OBSERVER = '85zt7';
-export const BYSTANDER = '9f79t';
+/** The seed's worker `i` (0-3) by its full name, as the lab plans it. */
+function seedWorker(i: number): string {
+  const suffix = SEED_WORKER_SUFFIXES[i];
+  if (suffix === undefined) throw new Error(`the seed has no worker ${i}`);
+  return `${SEED_WORKER_PREFIX}${suffix}`;
+}
 
 /** The five nodes of a 5-node lab, by their full names. */
 export const NODE = {
-  mig: 'tkai-oks-md-1-193cfbbbb78b-zfz7s-bkqzq',
-  a: 'tkai-oks-md-0-193cfbbbb78b-5gblf-85zt7',
-  b: 'tkai-oks-md-0-193cfbbbb78b-5gblf-9f79t',
-  c: 'tkai-oks-md-0-193cfbbbb78b-5gblf-pkmt5',
-  d: 'tkai-oks-md-0-193cfbbbb78b-5gblf-wn4gb',
+  mig: SEED_MIG_NODE,
+  a: seedWorker(0),
+  b: seedWorker(1),
+  c: seedWorker(2),
+  d: seedWorker(3),
 } as const;
 
 /** A node's short name (its last 5 characters), the one `lab fault`/`lab heal` take. */
-export const short = (node: string): string => node.slice(-5);
+export const short = nodeSuffix;
+
+/** The MIG node of the seed and two survivors, by the short names a person types. */
+export const MIG = short(NODE.mig);
+export const MIG_IP = '10.62.0.30';
+export const OBSERVER = short(NODE.a);
+export const BYSTANDER = short(NODE.b);
 
 /** Kernel-log lines fed to `lab kmsg`: the seed's Xid 79 and an OOM kill of ovs-vswitchd. */
 export const XID =
@@ -78,7 +92,7 @@ export async function labStatus(dir: string): Promise<LabStatus> {
   return JSON.parse((await nodewardenOk(dir, ['lab', 'status', '--json'])).stdout) as LabStatus;
 }
 
-/** Names of the network namespaces the lab owns (`nw-` prefix). */
+/** Names of the network namespaces the lab owns (NAMESPACE_PREFIX, `nw-`). */
 export async function labNamespaces(): Promise<string[]> {
-  return (await listNamespaces()).filter((n) => n.startsWith('nw-'));
+  return (await listNamespaces()).filter((n) => n.startsWith(NAMESPACE_PREFIX));
 }

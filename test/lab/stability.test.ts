@@ -11,7 +11,7 @@ import { JOB_LABEL } from '../../src/stability/job.ts';
 import { listStabilityTests } from '../../src/stability/stored.ts';
 import { openStore } from '../../src/store/open.ts';
 import { logLines, logTail, startController, stopController } from './controller-process.ts';
-import { inHub, labStatus, MIG, nodewardenOk } from './lab-harness.ts';
+import { inHub, labStatus, MIG, NODE, nodewardenOk } from './lab-harness.ts';
 import { until } from '../support/until.ts';
 
 /**
@@ -22,7 +22,6 @@ import { until } from '../support/until.ts';
  * Short plans (a 5 s baseline, steps of 5–8 s) keep the file near 2 minutes.
  */
 const lab = inject('lab');
-const MIG_NODE = 'tkai-oks-md-1-193cfbbbb78b-zfz7s-bkqzq';
 const NAMESPACE = 'default';
 /**
  * The lab runs on a shared 2-core machine: one probe in a 5-second step that
@@ -67,7 +66,7 @@ function startTest(args: readonly string[], out: string) {
     inHub(hub, [
       'stability-test',
       '--node',
-      MIG_NODE,
+      NODE.mig,
       '--kubeconfig',
       labKubeconfig,
       '--namespace',
@@ -132,7 +131,7 @@ async function migReady(): Promise<void> {
     const node = await kubeRequest<{
       spec: { taints?: { key: string }[]; unschedulable?: boolean };
       status: { conditions: { type: string; status: string }[] };
-    }>(kc, 'GET', `/api/v1/nodes/${MIG_NODE}`, 10_000);
+    }>(kc, 'GET', `/api/v1/nodes/${NODE.mig}`, 10_000);
     const ready = node.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True');
     return ready && (node.spec.taints ?? []).length === 0;
   });
@@ -273,7 +272,7 @@ describe.skipIf(lab.skip !== null)(
           const lines = logLines(c, 'scheduled stability test');
           return lines.length > 0 ? lines : null;
         });
-        expect(ended, logTail(c)).toMatchObject({ node: MIG_NODE, verdict: 'pass' });
+        expect(ended, logTail(c)).toMatchObject({ node: NODE.mig, verdict: 'pass' });
       } finally {
         await stopController(c);
       }
@@ -281,7 +280,7 @@ describe.skipIf(lab.skip !== null)(
       try {
         const [test] = await listStabilityTests(store);
         expect(test).toMatchObject({
-          node: MIG_NODE,
+          node: NODE.mig,
           verdict: 'pass',
           actor: 'controller/stability-schedule',
         });
