@@ -12,10 +12,7 @@
 import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { runCommand } from '../src/host/command.ts';
 import { cpuPercent, readProcessUsage, type ProcessUsage } from '../src/host/proc-usage.ts';
-import type { LabStatus } from '../src/lab/lab.ts';
 import { liveAgentPid } from '../src/lab/node-processes.ts';
 import { labPaths, readState } from '../src/lab/state.ts';
 import { nodeSuffix } from '../src/lab/topology.ts';
@@ -25,10 +22,9 @@ import {
   untilLeader,
   type Controller,
 } from '../test/lab/controller-process.ts';
+import { labStatus, nodewarden, nodewardenOk, repoRoot } from '../test/lab/lab-cli.ts';
 import { until } from '../test/support/until.ts';
 
-const root = fileURLToPath(new URL('../', import.meta.url));
-const bin = join(root, 'bin/nodewarden.js');
 const TARGET_CPU_PERCENT = 2;
 const TARGET_BYTES = 80e6;
 
@@ -52,17 +48,12 @@ if (process.getuid?.() !== 0) {
   );
   process.exit(2);
 }
-await access(join(root, 'dist/cli/main.js')).catch(() => {
+await access(join(repoRoot, 'dist/cli/main.js')).catch(() => {
   console.error('bench/agent runs the built CLI: npm run build first');
   process.exit(2);
 });
 
 const dir = await mkdtemp(join(tmpdir(), 'nodewarden-bench-agent-'));
-const cli = (args: string[], ms = 120_000) =>
-  runCommand(process.execPath, [bin, ...args], {
-    timeoutMs: ms,
-    env: { NODEWARDEN_LAB_DIR: dir },
-  });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Targets of the last plan the agent took from the controller (its log), or null before one. */
@@ -87,9 +78,8 @@ interface Row {
 
 let controller: Controller | null = null;
 try {
-  const up = await cli(['lab', 'up', '--nodes', String(nodes), '--no-prometheus'], 900_000);
-  if (up.code !== 0) throw new Error(`lab up failed: ${up.stderr}${up.stdout}`);
-  const status = JSON.parse((await cli(['lab', 'status', '--json'])).stdout) as LabStatus;
+  await nodewardenOk(dir, ['lab', 'up', '--nodes', String(nodes), '--no-prometheus'], 900_000);
+  const status = await labStatus(dir);
   if (!status.controlPlane) throw new Error('the lab has no control plane (agents need one)');
   // The controller as the lab tests run it, in the hub, with the agent API on :9464.
   const c = startController({
@@ -194,7 +184,7 @@ try {
   process.exitCode = cpuOk && memOk ? 0 : 1;
 } finally {
   if (controller) await stopController(controller);
-  const down = await cli(['lab', 'down']);
+  const down = await nodewarden(dir, ['lab', 'down'], 120_000);
   if (down.code !== 0) console.error(`lab down failed: ${down.stderr}`);
   await rm(dir, { recursive: true, force: true });
 }
