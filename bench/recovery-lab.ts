@@ -17,7 +17,12 @@ import { kubeRequest } from '../src/kube/http.ts';
 import { toNode } from '../src/kube/map.ts';
 import type { LabStatus } from '../src/lab/lab.ts';
 import { openStore } from '../src/store/open.ts';
-import { startController, stopController, untilLeader } from '../test/lab/controller-process.ts';
+import {
+  labControllerArgs,
+  startController,
+  stopController,
+  untilWatching,
+} from '../test/lab/controller-process.ts';
 import { labNamespaces, labStatus, NODE, nodewarden, nodewardenOk } from '../test/lab/lab-cli.ts';
 import { timelineRows, type Run } from './recovery-timeline.ts';
 import { until } from '../test/support/until.ts';
@@ -60,34 +65,18 @@ async function runMode(
     kubeconfig: cp.labAdminKubeconfig,
     identity: `bench-${mode}`,
     store: db,
-    extra: [
-      '--listen',
-      ':9464',
-      '--agent-token-file',
-      join(dir, 'token'),
-      '--probe-timeout-ms',
-      '1500',
-      '--remediation-mode',
+    extra: labControllerArgs({
+      labDir: dir,
       mode,
-      '--cloud',
-      'lab',
-      '--lab-dir',
-      dir,
-      '--lab-boot-delay',
-      String(o.bootDelayS),
-      '--cloud-poll-interval',
-      '2',
-      '--gateway',
-      status.hub.ip,
-      '--report-dir',
-      join(dir, 'reports'),
-    ],
+      cloud: 'lab',
+      bootDelayS: o.bootDelayS,
+      gateway: status.hub.ip,
+      reportDir: join(dir, 'reports'),
+    }),
   });
   const store = await openStore(db);
   try {
-    await untilLeader(c);
-    // One plan period of the agents (10 s) so every agent reports to this controller.
-    await new Promise((r) => setTimeout(r, 12_000));
+    await untilWatching(c);
     const faultAt = Date.now();
     await nodewardenOk(dir, ['lab', 'fault', 'bkqzq', 'kernel-panic']);
     o.log(`mode ${mode}: kernel-panic on ${NODE.mig}`);

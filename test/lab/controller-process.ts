@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { LAB_CONTROLLER_PORT } from '../../src/lab/node-processes.ts';
+import { labPaths } from '../../src/lab/state.ts';
 import { until } from '../support/until.ts';
 import { inHub } from './lab-cli.ts';
 
@@ -65,6 +67,61 @@ export async function untilLeader(c: Controller, timeoutMs = 60_000): Promise<vo
       throw new Error(`the controller exited (${c.child.exitCode}):\n${logTail(c)}`);
     return c.logs().includes('became leader');
   });
+}
+
+/**
+ * Waits until `c` leads, then one plan period of the agents (they fetch their
+ * plan every 10 s and push every second), so every node is watched by `c`.
+ */
+export async function untilWatching(c: Controller): Promise<void> {
+  await untilLeader(c);
+  await new Promise((r) => setTimeout(r, 12_000));
+}
+
+export interface LabControllerOptions {
+  /** The lab's directory: its agent token, and `--lab-dir` for `cloud: 'lab'`. */
+  readonly labDir: string;
+  /** `--admin-token-file`, when the test calls the admin API. */
+  readonly adminTokenFile?: string;
+  /** `--remediation-mode`. */
+  readonly mode: string;
+  /** `lab` (the lab's Nova stand-in, `--lab-dir`) or `openstack` (OS_* in the environment). */
+  readonly cloud: 'lab' | 'openstack';
+  /** `--lab-boot-delay` seconds (lab cloud only); the controller's default when absent. */
+  readonly bootDelayS?: number;
+  /** `--gateway`: the hub's address, `ip` or `ip:port`. */
+  readonly gateway: string;
+  /** `--report-dir`. */
+  readonly reportDir: string;
+}
+
+/**
+ * The `extra` arguments of a lab controller that serves the agents: the agent
+ * API on LAB_CONTROLLER_PORT with the lab's token, 1.5 s probes, a cloud
+ * polled every 2 s, the hub as gateway.
+ */
+export function labControllerArgs(o: LabControllerOptions): string[] {
+  return [
+    '--listen',
+    `:${LAB_CONTROLLER_PORT}`,
+    '--agent-token-file',
+    labPaths(o.labDir).token,
+    ...(o.adminTokenFile === undefined ? [] : ['--admin-token-file', o.adminTokenFile]),
+    '--probe-timeout-ms',
+    '1500',
+    '--remediation-mode',
+    o.mode,
+    '--cloud',
+    o.cloud,
+    ...(o.cloud === 'lab' ? ['--lab-dir', o.labDir] : []),
+    ...(o.bootDelayS === undefined ? [] : ['--lab-boot-delay', String(o.bootDelayS)]),
+    '--cloud-poll-interval',
+    '2',
+    '--gateway',
+    o.gateway,
+    '--report-dir',
+    o.reportDir,
+  ];
 }
 
 /** The end of `c`'s log, for an error message; '' when there is no controller. */

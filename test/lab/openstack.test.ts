@@ -25,10 +25,11 @@ import type { LabStatus } from '../../src/lab/lab.ts';
 import { openStore } from '../../src/store/open.ts';
 import {
   type Controller,
+  labControllerArgs,
   logTail,
   startController,
   stopController,
-  untilLeader,
+  untilWatching,
 } from './controller-process.ts';
 import { until } from '../support/until.ts';
 
@@ -666,31 +667,17 @@ describe.skipIf(lab.skip !== null)('the OpenStack adapter against the lab OpenSt
         identity: 'openstack-e2e',
         store: db,
         env: memberEnv,
-        extra: [
-          '--listen',
-          ':9464',
-          '--agent-token-file',
-          join(labDir, 'token'),
-          '--admin-token-file',
-          tokenFile,
-          '--probe-timeout-ms',
-          '1500',
-          '--remediation-mode',
-          'auto',
-          '--cloud',
-          'openstack',
-          '--cloud-poll-interval',
-          '2',
-          '--gateway',
-          status.hub.ip,
-          '--report-dir',
-          join(workDir, 'reports'),
-        ],
+        extra: labControllerArgs({
+          labDir,
+          adminTokenFile: tokenFile,
+          mode: 'auto',
+          cloud: 'openstack',
+          gateway: status.hub.ip,
+          reportDir: join(workDir, 'reports'),
+        }),
       });
       controller = c;
-      await untilLeader(c);
-      // Agents fetch their plan every 10 s and push every second: wait until every node is watched.
-      await new Promise((r) => setTimeout(r, 12_000));
+      await untilWatching(c);
       const mig = migNode.name;
       const serverId = migNode.novaServer?.serverId ?? '';
       const cut = Date.now();

@@ -14,11 +14,12 @@ import { readState, vmOf } from '../../src/lab/state.ts';
 import type { IncidentsView, RemediationsView } from '../../src/server/api/types.ts';
 import { openStore } from '../../src/store/open.ts';
 import {
+  labControllerArgs,
   logLines,
   logTail,
   startController,
   stopController,
-  untilLeader,
+  untilWatching,
   type Controller,
 } from './controller-process.ts';
 import {
@@ -82,38 +83,17 @@ function start(identity: string, mode: string): Controller {
     kubeconfig: labKubeconfig,
     identity,
     store: `sqlite:${join(dir, `${identity}.db`)}`,
-    extra: [
-      '--listen',
-      ':9464',
-      '--agent-token-file',
-      join(lab.dir, 'token'),
-      '--admin-token-file',
-      tokenFile,
-      '--probe-timeout-ms',
-      '1500',
-      '--remediation-mode',
+    extra: labControllerArgs({
+      labDir: lab.dir,
+      adminTokenFile: tokenFile,
       mode,
-      '--cloud',
-      'lab',
-      '--lab-dir',
-      lab.dir,
-      '--lab-boot-delay',
-      String(BOOT_DELAY_S),
-      '--cloud-poll-interval',
-      '2',
-      '--gateway',
-      hubIp,
-      '--report-dir',
-      join(dir, 'reports'),
-    ],
+      cloud: 'lab',
+      bootDelayS: BOOT_DELAY_S,
+      gateway: hubIp,
+      reportDir: join(dir, 'reports'),
+    }),
   });
   return controller;
-}
-
-/** Leader, then one plan period (10 s) plus a push so every agent reports to this controller. */
-async function leading(c: Controller): Promise<void> {
-  await untilLeader(c);
-  await new Promise((r) => setTimeout(r, 12_000));
 }
 
 /** GET from inside the hub (the only namespace that reaches the controller). */
@@ -220,7 +200,7 @@ describe.skipIf(lab.skip !== null)('lab recovery: the remediation ladder end to 
 
   it('(a) kernel-panic on the MIG node, mode auto: console saved, rebooted, Ready, untainted, resolved with MTTR', async () => {
     const c = start('recovery-auto', 'auto');
-    await leading(c);
+    await untilWatching(c);
     const since = new Date().toISOString();
     const faultAt = Date.now();
     await nodewardenOk(lab.dir, ['lab', 'fault', short(NODE.mig), 'kernel-panic']);
@@ -285,7 +265,7 @@ describe.skipIf(lab.skip !== null)('lab recovery: the remediation ladder end to 
 
   it('(b) three of five nodes cut at once: no reboot, max-unhealthy engaged in the API and /metrics', async () => {
     const c = start('recovery-storm', 'auto');
-    await leading(c);
+    await untilWatching(c);
     const since = new Date().toISOString();
     const cut = [NODE.a, NODE.b, NODE.c];
     await Promise.all(
@@ -319,7 +299,7 @@ describe.skipIf(lab.skip !== null)('lab recovery: the remediation ladder end to 
   it('(c) kube-apiserver stopped past the grace period: no action while away nor after it returns', async () => {
     if (!apiserverPid) throw new Error('the lab status names no kube-apiserver pid');
     const c = start('recovery-api', 'auto');
-    await leading(c);
+    await untilWatching(c);
     const since = new Date().toISOString();
     process.kill(apiserverPid, 'SIGSTOP');
     const stoppedAt = Date.now();
@@ -350,7 +330,7 @@ describe.skipIf(lab.skip !== null)('lab recovery: the remediation ladder end to 
 
   it('(d) mode approve: nothing changes on the node until approved through the CLI, then it proceeds', async () => {
     const c = start('recovery-approve', 'approve');
-    await leading(c);
+    await untilWatching(c);
     const since = new Date().toISOString();
     const node = NODE.c;
     await nodewardenOk(lab.dir, ['lab', 'fault', short(node), 'kernel-panic']);

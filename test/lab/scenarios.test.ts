@@ -9,11 +9,12 @@ import { loadDiagnosis } from '../../src/diagnose/stored.ts';
 import { openStore } from '../../src/store/open.ts';
 import {
   type Controller,
+  labControllerArgs,
   logLines as controllerLogLines,
   logTail,
   startController,
   stopController,
-  untilLeader,
+  untilWatching,
 } from './controller-process.ts';
 import { labStatus, NODE, nodewarden, nodewardenOk, OOM, short, XID } from './lab-harness.ts';
 import { until } from '../support/until.ts';
@@ -190,34 +191,17 @@ describe.skipIf(lab.skip !== null)('lab scenarios: each fault yields its root ca
       kubeconfig: status.controlPlane.labAdminKubeconfig,
       identity: 'scenarios',
       store: db,
-      extra: [
-        '--listen',
-        ':9464',
-        '--agent-token-file',
-        join(lab.dir, 'token'),
-        '--admin-token-file',
-        join(dir, 'admin-token'),
-        '--probe-timeout-ms',
-        '1500',
-        '--remediation-mode',
-        'off',
-        '--cloud',
-        'lab',
-        '--lab-dir',
-        lab.dir,
-        '--cloud-poll-interval',
-        '2',
+      extra: labControllerArgs({
+        labDir: lab.dir,
+        adminTokenFile: join(dir, 'admin-token'),
+        mode: 'off',
+        cloud: 'lab',
         // The hub is the lab's gateway; kube-apiserver listens on it, so L4 is tested too.
-        '--gateway',
-        `${status.hub.ip}:6443`,
-        '--report-dir',
-        join(dir, 'reports'),
-      ],
+        gateway: `${status.hub.ip}:6443`,
+        reportDir: join(dir, 'reports'),
+      }),
     });
-    const c = controller;
-    await untilLeader(c);
-    // Agents fetch their plan every 10 s and push every second: wait until every node is watched.
-    await new Promise((r) => setTimeout(r, 12_000));
+    await untilWatching(controller);
   }, 120_000);
 
   afterAll(async () => {
